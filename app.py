@@ -1,0 +1,53 @@
+"""Noise Lab: entry point. Page config, navigation, the shared sidebar and the landing page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+import ui
+from explainers.schedule_view import SEED
+
+EXPLAINERS = [
+    # (file, url path, title, icon, what it teaches)
+    ("pages/noise_schedule.py", "noise_schedule", "VP noise schedules", "📉",
+     "Slide a schedule's parameters and watch signal variance fall exactly as noise variance rises, "
+     "on the curves, on measured samples, and in what a small model generates."),
+    ("pages/backward_noise_init.py", "backward_noise_init", "Backward noise init (Eq. 1)", "🎞️",
+     "Is t in Eq. 1 of Self-Forcing++ the frame index or the denoising step? Run both readings on a "
+     "small video model and see the frames differ."),
+    ("pages/spectral_norm.py", "spectral_norm", "Spectral normalization", "📐",
+     "Toggle spectral normalization layer by layer and see singular values, Lipschitz bounds and "
+     "GAN training change."),
+]
+
+
+def home() -> None:
+    st.title("Noise Lab")
+    st.markdown(
+        "An interactive explainer of what happens inside diffusion models. Every page runs a small "
+        "model live: move a control and the plots, samples and frames recompute in front of you. "
+        "Every view is a link: copy the address bar to share exactly what you see."
+    )
+    cols = st.columns(len(pages))
+    for col, page, (_, _, title, icon, teaches) in zip(cols, pages, available):
+        with col.container(border=True):
+            st.subheader(f"{icon} {title}")
+            st.write(teaches)
+            st.page_link(page, label=f"Open {title}", icon="➡️")
+    st.caption(f"Running on {ui.device_info()[1]}.")
+
+
+available = [e for e in EXPLAINERS if (Path(__file__).parent / e[0]).exists()]
+pages = [st.Page(f, url_path=u, title=t, icon=i) for f, u, t, i, _ in available]
+
+st.set_page_config(page_title="Noise Lab", page_icon="🧪", layout="wide")
+current = st.navigation([st.Page(home, title="Home", icon="🏠", default=True), *pages])
+
+with st.sidebar:
+    st.caption(f"Device: **{ui.device_info()[1]}**")
+    if current.url_path:
+        ui.widget(SEED, st.sidebar)
+
+current.run()

@@ -1,0 +1,202 @@
+"""Everything the noise-schedule page computes, as plain functions of its URL values.
+
+The page reads its controls, calls these, and draws the results; the benchmark calls the same
+functions, so what it times is what a student waits for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from explainers import schedules as S
+from explainers.image_data import procedural_image
+from explainers.state import Param
+
+LEVELS = ("Easy", "Moderate", "Hard")
+DATASET_CHOICES = ("ring8", "moons", "swiss_roll", "checkerboard")
+SAMPLERS = ("ddim", "ddpm")
+N_POINTS = 2000  # 2D points forward-noised and generated
+N_VARIANCE_TS = 25  # time points at which Var[x_t] is measured
+
+SEED = Param("seed", "Seed", "int", 0, 0, 9999, 1, help="Every random draw on the page follows this seed.")
+LEVEL = Param("level", "Explanation level", "choice", "Moderate", choices=LEVELS)
+
+PARAMS = (
+    Param("schedule", "Schedules (up to 3, overlaid)", "multi", ("cosine",), choices=S.SCHEDULES, max_count=3),
+    Param("T", "Diffusion steps T", "int", 1000, 10, 2000, 10),
+    Param("beta_start", "beta_start (linear, sigmoid)", "float", 1e-4, 1e-5, 0.01, 1e-5),
+    Param("beta_end", "beta_end (linear, sigmoid)", "float", 0.02, 1e-3, 0.05, 1e-3),
+    Param("sl_beta_start", "beta_start (scaled_linear)", "float", 0.00085, 1e-5, 0.01, 5e-5),
+    Param("sl_beta_end", "beta_end (scaled_linear)", "float", 0.012, 1e-3, 0.05, 1e-3),
+    Param("cosine_s", "offset s (cosine)", "float", 0.008, 0.0, 0.1, 0.001),
+    Param("beta_min", "beta_min (vp_sde)", "float", 0.1, 0.01, 1.0, 0.01),
+    Param("beta_max", "beta_max (vp_sde)", "float", 20.0, 1.0, 50.0, 0.5),
+    Param("ztsnr", "Zero terminal SNR (Lin et al. 2023)", "bool", False),
+    Param("contrast", "Non-VP contrast", "choice", "none", choices=S.CONTRASTS),
+    Param("shift", "Flow-matching time shift s", "float", 1.0, 1.0, 10.0, 0.5),
+    Param("t", "Time step t", "int", 499, 0, 1999, 1),
+    Param("dataset", "2D dataset", "choice", "ring8", choices=DATASET_CHOICES),
+    Param("sampler", "Sampler", "choice", "ddim", choices=SAMPLERS),
+    Param("steps", "Sampling steps", "int", 50, 1, 1000, 1),
+    Param("eta", "DDIM eta (0 = deterministic, 1 = as noisy as DDPM)", "float", 0.0, 0.0, 1.0, 0.05),
+    Param("step", "Reverse step shown", "int", 50, 0, 1000, 1),
+    LEVEL,
+    SEED,
+)
+PARAM = {p.key: p for p in PARAMS}
+
+
+def dependent_params(T: int, steps: int) -> dict[str, Param]:
+    """Parameters whose valid range depends on others: t in [0, T-1], steps <= T, step <= steps."""
+    steps = min(steps, T)
+    return {
+        "t": PARAM["t"].with_range(0, T - 1, default=min(499, T - 1)),
+        "steps": PARAM["steps"].with_range(1, T),
+        "step": PARAM["step"].with_range(0, steps, default=steps),
+    }
+
+
+def build_schedule(name: str, v: dict) -> S.Schedule:
+    """The schedule `name` with the family parameters in the page values `v` (may raise ValueError)."""
+    kwargs = dict(T=v["T"], zero_terminal_snr=v["ztsnr"])
+    if name in ("linear", "sigmoid"):
+        kwargs.update(beta_start=v["beta_start"], beta_end=v["beta_end"])
+    elif name == "scaled_linear":
+        kwargs.update(beta_start=v["sl_beta_start"], beta_end=v["sl_beta_end"])
+    elif name == "cosine":
+        kwargs.update(s=v["cosine_s"])
+    else:
+        kwargs.update(beta_min=v["beta_min"], beta_max=v["beta_max"])
+    return S.make_schedule(name, **kwargs)
+
+
+def build_schedules(v: dict) -> tuple[list[S.Schedule], list[str]]:
+    """Every selected schedule that can be built, and an error line for each that cannot."""
+    built, errors = [], []
+    for name in v["schedule"]:
+        try:
+            built.append(build_schedule(name, v))
+        except ValueError as err:
+            errors.append(f"{name}: {err}")
+    return built, errors
+
+
+def contrast_of(v: dict) -> S.Coefficients | None:
+    if v["contrast"] == "none":
+        return None
+    return S.contrast_coefficients(v["contrast"], v["T"], v["shift"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Measured variance: the theory is Var[x_t] = a_t^2 Var[x0] + b_t^2; here it is checked on data.
+# ---------------------------------------------------------------------------------------------
+
+
+def standardise(x: np.ndarray) -> np.ndarray:
+    """Zero mean, unit variance per coordinate, so the VP promise Var[x_t] = 1 is testable."""
+    return (x - x.mean(axis=0)) / x.std(axis=0)
+
+
+def variance_time_points(T: int, n: int = N_VARIANCE_TS) -> np.ndarray:
+    return np.unique(np.linspace(0, T - 1, n).round().astype(int))
+
+
+def measured_variance(signal: np.ndarray, noise: np.ndarray, x0: np.ndarray, seed: int) -> np.ndarray:
+    """Var of x = signal * x0 + noise * eps over the sample, averaged over coordinates, per time point.
+
+    `x0` has shape (n, d) and is standardised; one fresh eps per time point, drawn from `seed`.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.empty(len(signal))
+    for i, (a, b) in enumerate(zip(signal, noise)):
+        x = a * x0 + b * rng.standard_normal(x0.shape)
+        out[i] = x.var(axis=0).mean()
+    return out
+
+
+@dataclass(frozen=True)
+class VarianceCheck:
+    t: np.ndarray  # time indices
+    theory: np.ndarray  # a^2 + b^2
+    measured_2d: np.ndarray
+    measured_image: np.ndarray
+
+
+def variance_check(coefs: S.Coefficients, x0_2d: np.ndarray, seed: int) -> VarianceCheck:
+    """Measure Var[x_t] on standardised 2D points and on the pixels of the procedural image."""
+    t = variance_time_points(len(coefs.u))
+    a, b = coefs.signal_coef[t], coefs.noise_coef[t]
+    pixels = procedural_image().reshape(-1, 1)
+    return VarianceCheck(
+        t=t,
+        theory=a**2 + b**2,
+        measured_2d=measured_variance(a, b, standardise(x0_2d), seed),
+        measured_image=measured_variance(a, b, pixels, seed + 1),
+    )
+
+
+def clean_points(dataset: str, seed: int, n: int = N_POINTS) -> np.ndarray:
+    """n clean 2D points of `dataset`, drawn from `seed`, as float64 numpy."""
+    from explainers.data2d import get_dataset
+
+    g = torch.Generator().manual_seed(seed)
+    return np.asarray(get_dataset(dataset).sample(n, g), dtype=np.float64)
+
+
+def density_grid(dataset: str, limit: float = 4.0, n: int = 90) -> tuple[np.ndarray, np.ndarray]:
+    """The true log-density of `dataset` on an n x n grid over [-limit, limit]^2 (for contours)."""
+    from explainers.data2d import get_dataset
+
+    grid = np.linspace(-limit, limit, n)
+    xx, yy = np.meshgrid(grid, grid)
+    pts = torch.tensor(np.stack([xx.ravel(), yy.ravel()], 1), dtype=torch.float32)
+    logp = np.asarray(get_dataset(dataset).log_prob(pts), dtype=np.float64).reshape(n, n)
+    return grid, logp
+
+
+def forward_at(signal: float, noise: float, x0: np.ndarray, seed: int) -> np.ndarray:
+    """One draw of x_t = signal * x0 + noise * eps (Eq. 4 of Ho et al. 2020) for any array x0."""
+    eps = np.random.default_rng(seed).standard_normal(x0.shape)
+    return signal * x0 + noise * eps
+
+
+# ---------------------------------------------------------------------------------------------
+# Reverse generation with the chosen schedule.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Generation:
+    schedule: str
+    trajectory: np.ndarray  # (steps + 1, n, 2) float32: the noise, then the state after each step
+    x0_hat: np.ndarray  # (steps, n, 2) float32: the model's clean guess at each step
+    abar_steps: np.ndarray  # the noise levels visited, noisiest first
+    score: dict
+
+
+def generate(model, dataset, schedule: S.Schedule, sampler: str, steps: int, eta: float,
+             seed: int, n: int = N_POINTS, device: str | torch.device = "cpu") -> Generation:
+    """Sample n points with `schedule` (DDIM or DDPM), recording every intermediate state."""
+    from explainers import data2d, sampling  # the 2D stack loads torch models; import when used
+
+    if sampler not in SAMPLERS:
+        raise ValueError(f"sampler must be one of {', '.join(SAMPLERS)}; got {sampler!r}")
+    abar_steps = sampling.step_alphas_cumprod(schedule.alphas_cumprod, steps)
+    g = torch.Generator(device="cpu").manual_seed(seed)
+    x = torch.randn(n, 2, generator=g).to(device)
+    states, guesses = [x.float().cpu().numpy()], []
+
+    def record(info):
+        states.append(info["x"].float().cpu().numpy())
+        guesses.append(info["x0_hat"].float().cpu().numpy())
+
+    if sampler == "ddim":
+        out = sampling.sample_ddim(model, x, abar_steps, eta=eta, generator=g, callback=record)
+    else:
+        out = sampling.sample_ddpm(model, x, abar_steps, generator=g, callback=record)
+    samples = out.float().cpu()
+    score = data2d.quality_score(samples, dataset)
+    return Generation(schedule.name, np.stack(states), np.stack(guesses), np.asarray(abar_steps), score)

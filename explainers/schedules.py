@@ -1,0 +1,267 @@
+"""Variance-preserving noise schedules, and two non-VP contrasts.
+
+Forward process (Ho et al. 2020, Eq. 4):
+
+    x_t = sqrt(abar_t) * x0 + sqrt(1 - abar_t) * eps,    abar_t = prod_{i<=t} (1 - beta_i)
+
+If Var[x0] = 1 then Var[x_t] = abar_t + (1 - abar_t) = 1 at every t: the signal variance
+shrinks exactly as fast as the noise variance grows. That is what "variance preserving" means.
+
+A schedule here is a small immutable value: arrays in float64, indexed t = 0 .. T-1, named as in
+diffusers' ``DDPMScheduler`` (``beta_schedule="linear" | "scaled_linear" | "squaredcos_cap_v2"``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+SCHEDULES = ("linear", "scaled_linear", "cosine", "sigmoid", "vp_sde")
+CONTRASTS = ("none", "variance_exploding", "flow_matching")
+
+# Valid ranges, in one place so the error messages, the sliders and the URL checks agree.
+T_RANGE = (2, 10_000)
+BETA_RANGE = (1e-6, 0.999)
+COSINE_S_RANGE = (0.0, 0.5)
+VP_SDE_BETA_RANGE = (1e-3, 100.0)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One noise schedule: everything a plot or a sampler needs, as arrays of length T."""
+
+    name: str
+    betas: np.ndarray
+    alphas_cumprod: np.ndarray
+    params: dict = field(default_factory=dict)
+
+    @property
+    def T(self) -> int:
+        return len(self.betas)
+
+    @property
+    def signal_coef(self) -> np.ndarray:
+        """sqrt(abar_t): how much of x0 survives in x_t."""
+        return np.sqrt(self.alphas_cumprod)
+
+    @property
+    def noise_coef(self) -> np.ndarray:
+        """sqrt(1 - abar_t): the standard deviation of the noise mixed in."""
+        return np.sqrt(1.0 - self.alphas_cumprod)
+
+    @property
+    def snr(self) -> np.ndarray:
+        """SNR_t = abar_t / (1 - abar_t) (Kingma et al. 2021). Exactly 0 at zero terminal SNR."""
+        with np.errstate(divide="ignore"):
+            return self.alphas_cumprod / (1.0 - self.alphas_cumprod)
+
+    @property
+    def log_snr(self) -> np.ndarray:
+        """log SNR_t = log abar_t - log(1 - abar_t); -inf where abar_t = 0."""
+        abar = self.alphas_cumprod
+        with np.errstate(divide="ignore"):
+            return np.log(abar) - np.log1p(-abar)
+
+    @property
+    def sigma_ve(self) -> np.ndarray:
+        """The equivalent variance-exploding noise level, sigma = exp(-logSNR / 2)."""
+        with np.errstate(over="ignore"):
+            return np.exp(-self.log_snr / 2.0)
+
+
+def _check_range(name: str, value: float, low: float, high: float) -> None:
+    if not (isinstance(value, (int, float, np.integer, np.floating)) and math.isfinite(value)):
+        raise ValueError(f"{name} must be a finite number in [{low:g}, {high:g}], got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value:g}")
+
+
+def _check_T(T) -> None:
+    if isinstance(T, bool) or not isinstance(T, (int, np.integer)):
+        raise ValueError(f"T must be an integer in [{T_RANGE[0]}, {T_RANGE[1]}], got {T!r}")
+    _check_range("T", T, *T_RANGE)
+
+
+def _check_beta_pair(beta_start: float, beta_end: float) -> None:
+    _check_range("beta_start", beta_start, *BETA_RANGE)
+    _check_range("beta_end", beta_end, *BETA_RANGE)
+    if beta_end < beta_start:
+        raise ValueError(
+            f"beta_end must be >= beta_start ({beta_start:g}) and <= {BETA_RANGE[1]:g}, got {beta_end:g}"
+        )
+
+
+def linear_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> np.ndarray:
+    """DDPM (Ho et al. 2020): betas evenly spaced from beta_start to beta_end."""
+    return np.linspace(beta_start, beta_end, T, dtype=np.float64)
+
+
+def scaled_linear_betas(T: int, beta_start: float = 0.00085, beta_end: float = 0.012) -> np.ndarray:
+    """Latent diffusion / Stable Diffusion: sqrt(beta) evenly spaced, then squared."""
+    return np.linspace(math.sqrt(beta_start), math.sqrt(beta_end), T, dtype=np.float64) ** 2
+
+
+def cosine_alpha_bar(u: np.ndarray, s: float = 0.008) -> np.ndarray:
+    """Nichol & Dhariwal 2021, Eq. 17 (unnormalised): cos^2(((u + s) / (1 + s)) * pi / 2), u = t/T."""
+    return np.cos((u + s) / (1.0 + s) * math.pi / 2.0) ** 2
+
+
+def cosine_betas(T: int, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
+    """Nichol & Dhariwal 2021 (diffusers "squaredcos_cap_v2"): beta_i = 1 - abar((i+1)/T) / abar(i/T),
+    capped at max_beta so the last step does not divide by a value at or near zero."""
+    u = np.arange(T + 1, dtype=np.float64) / T
+    abar = cosine_alpha_bar(u, s)
+    return np.minimum(1.0 - abar[1:] / abar[:-1], max_beta)
+
+
+def sigmoid_betas(T: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> np.ndarray:
+    """GeoDiff (Xu et al. 2022): a sigmoid over [-6, 6] rescaled to [beta_start, beta_end]."""
+    ramp = 1.0 / (1.0 + np.exp(-np.linspace(-6.0, 6.0, T, dtype=np.float64)))
+    return ramp * (beta_end - beta_start) + beta_start
+
+
+def vp_sde_betas(T: int, beta_min: float = 0.1, beta_max: float = 20.0) -> np.ndarray:
+    """Song et al. 2021, VP SDE beta(t) = beta_min + t (beta_max - beta_min), discretised with T steps
+    as beta_i = linspace(beta_min / T, beta_max / T, T). For T = 1000 this is the DDPM linear schedule."""
+    return np.linspace(beta_min / T, beta_max / T, T, dtype=np.float64)
+
+
+def vp_sde_alpha_bar(t: np.ndarray | float, beta_min: float = 0.1, beta_max: float = 20.0) -> np.ndarray:
+    """Continuous VP SDE: log m(t) = -t^2 (beta_max - beta_min) / 4 - t beta_min / 2, abar(t) = m(t)^2."""
+    t = np.asarray(t, dtype=np.float64)
+    log_mean = -(t**2) * (beta_max - beta_min) / 4.0 - t * beta_min / 2.0
+    return np.exp(2.0 * log_mean)
+
+
+def rescale_zero_terminal_snr(betas: np.ndarray) -> np.ndarray:
+    """Lin et al. 2023, "Common Diffusion Noise Schedules and Sample Steps are Flawed", Algorithm 1.
+
+    Shift sqrt(abar) so its last value is exactly 0, scale it so its first value is unchanged,
+    square, and convert back to betas. The last step then holds no signal at all (SNR = 0).
+    """
+    sqrt_abar = np.sqrt(np.cumprod(1.0 - betas))
+    first, last = sqrt_abar[0], sqrt_abar[-1]
+    sqrt_abar = (sqrt_abar - last) * first / (first - last)
+    abar = sqrt_abar**2
+    # Where abar has already reached 0 the step ratio is 0/0; the step keeps nothing (alpha = 0).
+    ratio = np.divide(abar[1:], abar[:-1], out=np.zeros(len(abar) - 1), where=abar[:-1] > 0)
+    alphas = np.concatenate([abar[:1], ratio])
+    return 1.0 - alphas
+
+
+def make_schedule(
+    name: str,
+    T: int = 1000,
+    *,
+    beta_start: float | None = None,
+    beta_end: float | None = None,
+    s: float = 0.008,
+    beta_min: float = 0.1,
+    beta_max: float = 20.0,
+    zero_terminal_snr: bool = False,
+) -> Schedule:
+    """Build a VP schedule by name: "linear", "scaled_linear", "cosine", "sigmoid" or "vp_sde".
+
+    beta_start / beta_end default to each family's usual values (linear and sigmoid 1e-4..0.02,
+    scaled_linear 0.00085..0.012). Invalid parameters raise ValueError naming the parameter and
+    its valid range.
+    """
+    if name not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {name!r}")
+    _check_T(T)
+    params: dict = {"T": int(T)}
+    if name in ("linear", "sigmoid", "scaled_linear"):
+        default = (0.00085, 0.012) if name == "scaled_linear" else (1e-4, 0.02)
+        beta_start = default[0] if beta_start is None else beta_start
+        beta_end = default[1] if beta_end is None else beta_end
+        _check_beta_pair(beta_start, beta_end)
+        params.update(beta_start=beta_start, beta_end=beta_end)
+        build = {"linear": linear_betas, "sigmoid": sigmoid_betas, "scaled_linear": scaled_linear_betas}[name]
+        betas = build(T, beta_start, beta_end)
+    elif name == "cosine":
+        _check_range("s", s, *COSINE_S_RANGE)
+        params.update(s=s)
+        betas = cosine_betas(T, s)
+    else:  # vp_sde
+        _check_range("beta_min", beta_min, *VP_SDE_BETA_RANGE)
+        _check_range("beta_max", beta_max, *VP_SDE_BETA_RANGE)
+        if beta_max < beta_min:
+            raise ValueError(f"beta_max must be >= beta_min ({beta_min:g}), got {beta_max:g}")
+        if beta_max / T >= 1.0:
+            raise ValueError(f"beta_max must be < T ({T}) so every discrete beta stays below 1, got {beta_max:g}")
+        params.update(beta_min=beta_min, beta_max=beta_max)
+        betas = vp_sde_betas(T, beta_min, beta_max)
+    if zero_terminal_snr:
+        betas = rescale_zero_terminal_snr(betas)
+    params["zero_terminal_snr"] = bool(zero_terminal_snr)
+    alphas_cumprod = np.cumprod(1.0 - betas)
+    if zero_terminal_snr:
+        alphas_cumprod[-1] = 0.0  # exact, not 1e-20 from round-off
+    for arr in (betas, alphas_cumprod):
+        arr.setflags(write=False)
+    return Schedule(name=name, betas=betas, alphas_cumprod=alphas_cumprod, params=params)
+
+
+# ---------------------------------------------------------------------------------------------
+# Contrasts that are NOT variance preserving, on the same axes: x_t = a_t * x0 + b_t * eps.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coefficients:
+    """x_t = signal_coef * x0 + noise_coef * eps, over a normalised time axis u in [0, 1]."""
+
+    name: str
+    u: np.ndarray
+    signal_coef: np.ndarray
+    noise_coef: np.ndarray
+
+    @property
+    def total_variance(self) -> np.ndarray:
+        """Var[x_t] when Var[x0] = 1 and x0, eps independent: a^2 + b^2 (1 everywhere only for VP)."""
+        return self.signal_coef**2 + self.noise_coef**2
+
+
+def vp_coefficients(schedule: Schedule) -> Coefficients:
+    u = np.arange(1, schedule.T + 1, dtype=np.float64) / schedule.T
+    return Coefficients(schedule.name, u, schedule.signal_coef, schedule.noise_coef)
+
+
+def ve_sigmas(T: int, sigma_min: float = 0.01, sigma_max: float = 50.0) -> np.ndarray:
+    """Variance exploding (Song & Ermon 2019; Song et al. 2021): geometric sigmas, x = x0 + sigma eps."""
+    _check_T(T)
+    return np.geomspace(sigma_min, sigma_max, T)
+
+
+def flow_shift(sigma: np.ndarray | float, shift: float) -> np.ndarray:
+    """Time shift of flow matching (SD3, Wan): sigma' = s sigma / (1 + (s - 1) sigma).
+    s > 1 spends more of the steps at high noise; s = 1 leaves sigma unchanged."""
+    _check_range("shift", shift, 0.1, 20.0)
+    sigma = np.asarray(sigma, dtype=np.float64)
+    return shift * sigma / (1.0 + (shift - 1.0) * sigma)
+
+
+def flow_sigmas(T: int, shift: float = 1.0) -> np.ndarray:
+    """Rectified flow: x_t = (1 - sigma) x0 + sigma eps, with sigma = t/T warped by the time shift."""
+    _check_T(T)
+    return flow_shift(np.arange(1, T + 1, dtype=np.float64) / T, shift)
+
+
+def flow_equivalent_alpha_bar(sigma: np.ndarray | float) -> np.ndarray:
+    """The VP abar with the same SNR as flow level sigma: (1-sigma)^2 / ((1-sigma)^2 + sigma^2)."""
+    sigma = np.asarray(sigma, dtype=np.float64)
+    return (1.0 - sigma) ** 2 / ((1.0 - sigma) ** 2 + sigma**2)
+
+
+def contrast_coefficients(kind: str, T: int, shift: float = 1.0) -> Coefficients:
+    """The non-VP contrast named `kind` on T steps: "variance_exploding" or "flow_matching"."""
+    u = np.arange(1, T + 1, dtype=np.float64) / T
+    if kind == "variance_exploding":
+        sigma = ve_sigmas(T)
+        return Coefficients(kind, u, np.ones_like(sigma), sigma)
+    if kind == "flow_matching":
+        sigma = flow_sigmas(T, shift)
+        return Coefficients(kind, u, 1.0 - sigma, sigma)
+    raise ValueError(f"contrast must be one of variance_exploding, flow_matching; got {kind!r}")

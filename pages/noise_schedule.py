@@ -1,0 +1,224 @@
+"""VP noise schedules: read controls, call explainers, show figures."""
+
+import numpy as np
+import streamlit as st
+
+import ui
+from explainers import figures as F
+from explainers import schedule_view as V
+from explainers.prose import schedule as text
+
+ui.fix_first_run_mode()
+PAGE = "noise_schedule"
+
+
+@st.cache_resource(show_spinner="Loading the 2D denoiser…")
+def shared_model(dataset: str, device: str):
+    """One model per dataset per process, shared read-only by every session."""
+    from explainers.models import load_denoiser2d
+
+    return load_denoiser2d(dataset, device=device)
+
+
+clean_points = st.cache_data(max_entries=64, show_spinner=False)(V.clean_points)
+density_grid = st.cache_data(max_entries=16, show_spinner=False)(V.density_grid)
+
+
+@st.cache_data(max_entries=64, show_spinner="Generating samples…")
+def generation(schedule_key: tuple, values: dict, device: str) -> V.Generation:
+    """Reverse sampling is deterministic in its inputs, so sessions asking for the same view share it."""
+    from explainers.data2d import get_dataset
+
+    schedule = V.build_schedule(schedule_key[0], values)
+    model = shared_model(values["dataset"], device)
+    return V.generate(model, get_dataset(values["dataset"]), schedule, values["sampler"],
+                      values["steps"], values["eta"], values["seed"], device=device)
+
+
+device, device_text = ui.device_info()
+timer = ui.Timer()
+
+st.title("📉 VP noise schedules")
+st.markdown(text.SUMMARY)
+
+# ---- controls -------------------------------------------------------------------------------
+P = V.PARAM
+notices = ui.url_notices(PAGE, V.PARAMS)
+
+with st.sidebar:
+    st.header("Schedule")
+    names = ui.widget(P["schedule"])
+    T = ui.widget(P["T"])
+    with st.expander("Family parameters", expanded=False):
+        if any(n in ("linear", "sigmoid") for n in names):
+            ui.widget(P["beta_start"], format="%.5f")
+            ui.widget(P["beta_end"], format="%.3f")
+        if "scaled_linear" in names:
+            ui.widget(P["sl_beta_start"], format="%.5f")
+            ui.widget(P["sl_beta_end"], format="%.3f")
+        if "cosine" in names:
+            ui.widget(P["cosine_s"], format="%.3f")
+        if "vp_sde" in names:
+            ui.widget(P["beta_min"])
+            ui.widget(P["beta_max"])
+    ui.widget(P["ztsnr"])
+    contrast = ui.widget(P["contrast"])
+    if contrast == "flow_matching":
+        ui.widget(P["shift"])
+
+values = {p.key: st.session_state.get(p.key, p.default) for p in V.PARAMS}
+values["schedule"] = tuple(names) or P["schedule"].default
+if not names:
+    notices = [*notices, "Pick at least one schedule; showing the default (cosine)."]
+
+level = st.segmented_control(V.LEVEL.label, V.LEVELS, default=V.LEVEL.default, key="level",
+                             bind="query-params", help=ui.LEVEL_HELP) or V.LEVEL.default
+ui.show_notices(PAGE, notices)
+
+with timer.part("schedules"):
+    built, errors = V.build_schedules(values)
+    contrast_coefs = V.contrast_of(values)
+for line in errors:
+    st.error(f"Cannot build {line}. Showing the other schedules.", icon="🚫")
+if not built:
+    built = [V.build_schedule("cosine", {**values, "cosine_s": 0.008})]
+primary = built[0]
+t_axis = np.arange(T)
+
+# ---- explanation ----------------------------------------------------------------------------
+with st.container(border=True):
+    if level == "Hard":
+        for eq in text.LATEX:
+            st.latex(eq)
+        st.markdown(text.HARD_TEXT)
+    else:
+        st.markdown(text.EXPLANATION[level])
+
+# ---- figures 1-3: the schedule itself --------------------------------------------------------
+st.subheader("1 · The schedule: β_t and ᾱ_t")
+ui.figure(F.schedule_curves(t_axis, [(s.name, s.betas, s.alphas_cumprod) for s in built]),
+          "β_t is the noise added at step t; ᾱ_t is the share of signal variance left. "
+          + "; ".join(f"{s.name}: ᾱ at t=T/2 is {s.alphas_cumprod[T // 2 - 1]:.4f}, at t=T−1 {s.alphas_cumprod[-1]:.3g}"
+                      for s in built) + ".")
+
+st.subheader("2 · Signal variance + noise variance = 1 (for VP)")
+contrast_tuple = None
+if contrast_coefs is not None:
+    contrast_tuple = (contrast_coefs.name, contrast_coefs.signal_coef**2, contrast_coefs.noise_coef**2)
+total = primary.alphas_cumprod + (1 - primary.alphas_cumprod)
+caption = (f"Stacked: signal variance ᾱ_t and noise variance 1 − ᾱ_t of {primary.name}; their sum stays "
+           f"between {total.min():.6f} and {total.max():.6f}.")
+if contrast_coefs is not None:
+    tv = contrast_coefs.total_variance
+    caption += f" The {contrast_coefs.name} contrast is not VP: its total variance runs from {tv.min():.3g} to {tv.max():.3g}."
+ui.figure(F.variance_split(t_axis, primary.name, primary.alphas_cumprod, 1 - primary.alphas_cumprod,
+                           contrast_tuple), caption)
+
+st.subheader("3 · Signal-to-noise ratio")
+snr_series = [(s.name, s.log_snr) for s in built]
+if contrast_coefs is not None:
+    with np.errstate(divide="ignore"):
+        c_log_snr = 2 * (np.log(contrast_coefs.signal_coef) - np.log(contrast_coefs.noise_coef))
+    snr_series.append((f"{contrast_coefs.name} (not VP)", c_log_snr))
+inf_names = [s.name for s in built if np.isneginf(s.log_snr).any()]
+caption = "log-SNR falls from " + "; ".join(
+    f"{s.name} {s.log_snr[0]:.2f} to {F.clip_log_snr(s.log_snr)[0][-1]:.2f}" for s in built) + "."
+if inf_names:
+    caption += (f" With zero terminal SNR the last step has SNR 0, log-SNR = −∞; it is drawn at "
+                f"{F.LOG_SNR_FLOOR:g} with a ▼ marker.")
+ui.figure(F.snr_curves(t_axis, snr_series), caption)
+
+# ---- figure 4: measured variance ------------------------------------------------------------
+st.subheader("4 · Measured on real samples: does Var[x_t] stay 1?")
+with timer.part("variance check"):
+    x0 = clean_points(values["dataset"], values["seed"])
+    from explainers.schedules import vp_coefficients
+
+    checks = [(s.name, V.variance_check(vp_coefficients(s), x0, values["seed"])) for s in built]
+    if contrast_coefs is not None:
+        checks.append((f"{contrast_coefs.name} (not VP)", V.variance_check(contrast_coefs, x0, values["seed"])))
+theory = [(name, np.interp(t_axis, c.t, c.theory)) if "(not VP)" in name else (name, np.ones(T))
+          for name, c in checks]
+if contrast_coefs is not None:
+    theory[-1] = (checks[-1][0], contrast_coefs.total_variance)
+points = []
+for name, c in checks:
+    points.append((f"{name}, 2D points", c.t, c.measured_2d))
+    points.append((f"{name}, image pixels", c.t, c.measured_image))
+worst = max(abs(c.measured_2d - c.theory).max() for name, c in checks if "(not VP)" not in name)
+ui.figure(F.measured_vs_theory(t_axis, theory, points, log_y=contrast_coefs is not None),
+          f"Markers: variance measured on {V.N_POINTS} standardised 2D points and on the image's pixels after "
+          f"forward noising; lines: theory. For VP the measured variance stays within {worst:.3f} of 1.")
+
+
+# ---- figure 5: the forward process at t -----------------------------------------------------
+@st.fragment
+def forward_process(schedule, x0, seed):
+    st.subheader("5 · The forward process at step t")
+    dep = V.dependent_params(schedule.T, values["steps"])
+    t = ui.widget(dep["t"])
+    a, b = float(schedule.signal_coef[t]), float(schedule.noise_coef[t])
+    from explainers.image_data import procedural_image
+
+    xt = V.forward_at(a, b, V.standardise(x0), seed)
+    img_t = V.forward_at(a, b, procedural_image(), seed)
+    st.markdown(f"**{schedule.name}, t = {t}:** x_t = {a:.3f}·x₀ + {b:.3f}·ε  (ᾱ_t = {a * a:.4f}, "
+                f"SNR = {a * a / max(b * b, 1e-300):.3g})")
+    c1, c2 = st.columns(2)
+    with c1:
+        ui.figure(F.scatter_2d(xt, f"2D points at t = {t}", reference=V.standardise(x0)),
+                  f"Grey: clean points; blue: the same points at t = {t}. Their variance is "
+                  f"{xt.var(axis=0).mean():.3f} (VP theory: 1).")
+    with c2:
+        ui.figure(F.image(img_t, f"Image at t = {t}"),
+                  f"The procedural image at t = {t}: {100 * a * a:.1f}% of its variance is signal, "
+                  f"{100 * b * b:.1f}% noise.")
+
+
+forward_process(primary, x0, values["seed"])
+
+
+# ---- figure 6: reverse generation ----------------------------------------------------------
+@st.fragment
+def reverse_generation(built, values):
+    st.subheader("6 · Generating with this schedule")
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        dataset = ui.widget(P["dataset"])
+    with c2:
+        sampler = ui.widget(P["sampler"])
+    dep = V.dependent_params(values["T"], st.session_state.get("steps", P["steps"].default))
+    with c3:
+        steps = ui.widget(dep["steps"])
+    with c4:
+        eta = ui.widget(P["eta"], disabled=sampler != "ddim")
+    v = {**values, "dataset": dataset, "sampler": sampler, "steps": steps, "eta": eta}
+    gens, ftimer = [], ui.Timer()
+    with ftimer.part("sampling"):
+        for s in built:
+            try:
+                gens.append(generation((s.name,), v, device))
+            except (FileNotFoundError, RuntimeError) as err:
+                st.error(str(err), icon="🚫")
+                return
+    step = ui.widget(V.dependent_params(values["T"], steps)["step"])
+    panels = [(f"{g.schedule} · step {step}/{steps}", g.trajectory[step]) for g in gens]
+    ui.figure(F.generation_panels(panels, density=density_grid(dataset)),
+              f"{sampler.upper()} with {steps} steps from the same noise (seed {v['seed']}), one panel per "
+              f"schedule, over the true density (grey). Move 'Reverse step shown' to replay the trajectory.")
+    rows = [{"schedule": g.schedule, **{k: round(float(x), 3) for k, x in g.score.items()}} for g in gens]
+    st.dataframe(rows, hide_index=True)
+    st.caption("Sample quality against the true data: higher mode coverage and mean log-density are "
+               "better; lower energy distance is better.")
+    ui.cost_readout(device_text, ftimer)
+
+
+reverse_generation(built, values)
+
+# ---- misconceptions and cost ----------------------------------------------------------------
+st.subheader("Common misconceptions")
+for claim, truth in text.MISCONCEPTIONS:
+    with st.expander(claim):
+        st.markdown(truth)
+
+ui.cost_readout(device_text, timer)
