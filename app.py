@@ -11,13 +11,13 @@ from explainers.schedule_view import SEED
 
 EXPLAINERS = [
     # (file, url path, title, icon, what it teaches)
-    ("pages/noise_schedule.py", "noise_schedule", "VP noise schedules", "📉",
+    ("pages/noise_schedule.py", "noise_schedule", "VP noise schedules", ":material/show_chart:",
      "Slide a schedule's parameters and watch signal variance fall exactly as noise variance rises, "
      "on the curves, on measured samples, and in what a small model generates."),
-    ("pages/backward_noise_init.py", "backward_noise_init", "Backward noise init (Eq. 1)", "🎞️",
+    ("pages/backward_noise_init.py", "backward_noise_init", "Backward noise init (Eq. 1)", ":material/movie:",
      "Is t in Eq. 1 of Self-Forcing++ the frame index or the denoising step? Run both readings on a "
      "small video model and see the frames differ."),
-    ("pages/spectral_norm.py", "spectral_norm", "Spectral normalization", "📐",
+    ("pages/spectral_norm.py", "spectral_norm", "Spectral normalization", ":material/straighten:",
      "Toggle spectral normalization layer by layer and see singular values, Lipschitz bounds and "
      "GAN training change."),
 ]
@@ -35,15 +35,15 @@ def home() -> None:
         with col.container(border=True):
             st.subheader(f"{icon} {title}")
             st.write(teaches)
-            st.page_link(page, label=f"Open {title}", icon="➡️")
+            st.page_link(page, label=f"Open {title}", icon=":material/arrow_forward:")
     st.caption(f"Running on {ui.device_info()[1]}.")
 
 
 available = [e for e in EXPLAINERS if (Path(__file__).parent / e[0]).exists()]
 pages = [st.Page(f, url_path=u, title=t, icon=i) for f, u, t, i, _ in available]
 
-st.set_page_config(page_title="Noise Lab", page_icon="🧪", layout="wide")
-current = st.navigation([st.Page(home, title="Home", icon="🏠", default=True), *pages])
+st.set_page_config(page_title="Noise Lab", page_icon=":material/blur_on:", layout="wide")
+current = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), *pages])
 
 with st.sidebar:
     st.caption(f"Device: **{ui.device_info()[1]}**")

@@ -38,7 +38,7 @@ def generation(schedule_key: tuple, values: dict, device: str) -> V.Generation:
 device, device_text = ui.device_info()
 timer = ui.Timer()
 
-st.title("📉 VP noise schedules")
+st.title("VP noise schedules")
 st.markdown(text.SUMMARY)
 
 # ---- controls -------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ with timer.part("schedules"):
     built, errors = V.build_schedules(values)
     contrast_coefs = V.contrast_of(values)
 for line in errors:
-    st.error(f"Cannot build {line}. Showing the other schedules.", icon="🚫")
+    st.error(f"Cannot build {line}. Showing the other schedules.", icon=":material/error:")
 if not built:
     built = [V.build_schedule("cosine", {**values, "cosine_s": 0.008})]
 primary = built[0]
@@ -199,7 +199,7 @@ def reverse_generation(built, values):
             try:
                 gens.append(generation((s.name,), v, device))
             except (FileNotFoundError, RuntimeError) as err:
-                st.error(str(err), icon="🚫")
+                st.error(str(err), icon=":material/error:")
                 return
     step = ui.widget(V.dependent_params(values["T"], steps)["step"])
     panels = [(f"{g.schedule} · step {step}/{steps}", g.trajectory[step]) for g in gens]

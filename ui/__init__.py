@@ -51,8 +51,8 @@ def widget(p: Param, where=st, **overrides):
         return where.toggle(p.label, value=p.default, **kw)
     if p.kind == "int":
         return where.slider(p.label, int(p.low), int(p.high), int(p.default), int(p.step or 1), **kw)
-    return where.slider(p.label, float(p.low), float(p.high), float(p.default), float(p.step),
-                        format="%g", **kw)
+    kw.setdefault("format", "%g")
+    return where.slider(p.label, float(p.low), float(p.high), float(p.default), float(p.step), **kw)
 
 
 def url_notices(page: str, params: Iterable[Param], extra_keys: Iterable[str] = ()) -> list[str]:
@@ -71,7 +71,7 @@ def show_notices(page: str, notices: list[str]) -> None:
         return
     with st.container(border=True):
         for line in notices:
-            st.warning(line, icon="⚠️")  # plain text: Streamlit does not render HTML in markdown
+            st.warning(line, icon=":material/warning:")  # plain text: Streamlit does not render HTML in markdown
         if st.button("Dismiss URL notices", key=f"_dismiss_{page}"):
             st.session_state[f"_url_notices_{page}"] = []
             st.rerun()

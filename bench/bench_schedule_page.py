@@ -1,0 +1,119 @@
+"""Schedule page: recompute after a slider move (budget p95 <= 50 ms) and browser key press to
+updated chart (budget p95 <= 150 ms). Prints figures; asserts nothing.
+
+    python bench/bench_schedule_page.py [--repeats 30] [--skip-browser]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
+
+from _timing import machine_info, summarize  # noqa: E402
+
+
+def bench_rerun(repeats: int) -> dict:
+    """Full server-side rerun of the page after a T slider move, in-process through AppTest."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.switch_page("pages/noise_schedule.py")
+    at.run()
+    times = []
+    for i in range(repeats + 2):
+        value = 500 + 10 * (i % 20)
+        start = time.perf_counter()
+        at.slider(key="T").set_value(value).run()
+        if i >= 2:  # the first moves warm the caches of the other widgets
+            times.append(time.perf_counter() - start)
+        assert not at.exception
+    return summarize(times)
+
+
+def bench_compute(repeats: int) -> dict:
+    """The page's own computation and figure building for one T change, without Streamlit."""
+    import plotly.io as pio
+
+    from explainers import figures as F
+    from explainers import schedule_view as V
+    from explainers.schedules import vp_coefficients
+    from explainers.state import read_url
+
+    values = dict(read_url(V.PARAMS, {}).values)
+    x0 = V.clean_points("ring8", 0)
+    times = []
+    for i in range(repeats):
+        values["T"] = 500 + 10 * (i % 20)
+        start = time.perf_counter()
+        built, _ = V.build_schedules(values)
+        s = built[0]
+        t_axis = np.arange(s.T)
+        figs = [F.schedule_curves(t_axis, [(s.name, s.betas, s.alphas_cumprod)]),
+                F.variance_split(t_axis, s.name, s.alphas_cumprod, 1 - s.alphas_cumprod),
+                F.snr_curves(t_axis, [(s.name, s.log_snr)])]
+        check = V.variance_check(vp_coefficients(s), x0, 0)
+        figs.append(F.measured_vs_theory(t_axis, [(s.name, np.ones(s.T))], [("2D", check.t, check.measured_2d)]))
+        for fig in figs:
+            pio.to_json(fig, engine="orjson")
+        times.append(time.perf_counter() - start)
+    return summarize(times)
+
+
+def bench_browser(repeats: int) -> tuple[dict, float]:
+    """Key press on the T slider until the first chart holds the new number of points."""
+    from conftest import CHROMIUM, CHROMIUM_ARGS, Server, wait_for_app
+    from playwright.sync_api import sync_playwright
+
+    srv = Server()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{srv.url}/noise_schedule?T=500")
+            wait_for_app(page)
+            slider = page.get_by_role("slider", name="Diffusion steps T")
+            times = []
+            for i in range(repeats):
+                n = page.evaluate("() => document.querySelector('.js-plotly-plot').data[0].x.length")
+                key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
+                target = n + 10 if key == "ArrowRight" else n - 10
+                slider.focus()
+                start = time.perf_counter()
+                page.keyboard.press(key)
+                page.wait_for_function(
+                    f"() => document.querySelector('.js-plotly-plot').data[0].x.length === {target}",
+                    polling="raf", timeout=30_000)
+                times.append(time.perf_counter() - start)
+                wait_for_app(page)
+            browser.close()
+    finally:
+        srv.stop()
+    return summarize(times), srv.ready_after_s
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=30)
+    ap.add_argument("--skip-browser", action="store_true")
+    args = ap.parse_args(argv)
+    print(machine_info())
+    compute = bench_compute(args.repeats)
+    print(f"page computation + figure JSON, T move : p50 {compute['p50_ms']:.1f} ms  p95 {compute['p95_ms']:.1f} ms")
+    rerun = bench_rerun(args.repeats)
+    print(f"full page rerun (AppTest), T move      : p50 {rerun['p50_ms']:.1f} ms  p95 {rerun['p95_ms']:.1f} ms"
+          f"  -> p95 / 50 ms budget = {rerun['p95_ms'] / 50:.2f}")
+    if not args.skip_browser:
+        browser, ready = bench_browser(args.repeats)
+        print(f"browser key press -> chart updated     : p50 {browser['p50_ms']:.1f} ms  p95 {browser['p95_ms']:.1f} ms"
+              f"  -> p95 / 150 ms budget = {browser['p95_ms'] / 150:.2f}")
+
+
+if __name__ == "__main__":
+    main()

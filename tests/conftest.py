@@ -1,0 +1,111 @@
+"""Shared fixtures: a real `streamlit run` server and Debian's Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "artifacts"
+CHROMIUM = os.environ.get("NOISE_LAB_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A freshly started `streamlit run app.py` on a free localhost port."""
+
+    def __init__(self, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = (ARTIFACTS / f"server-{self.port}.log")
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+        )
+        self.started = time.perf_counter()
+        self.ready_after_s = self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60.0) -> float:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited: {self.log.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        return time.perf_counter() - self.started
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError("streamlit did not become healthy in time")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """One fresh server per test module, so each browser test file starts on a fresh server."""
+    srv = Server()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: run `apt-get install -y chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    yield pg
+    context.close()
+
+
+def script_state(page) -> str | None:
+    return page.evaluate("() => document.querySelector('[data-testid=stApp]')"
+                         "?.getAttribute('data-test-script-state')")
+
+
+def wait_for_app(page, timeout_ms: int = 60_000) -> None:
+    """Wait until Streamlit has finished running the script and stays finished for 0.5 s
+    (a page may rerun itself once, e.g. on the first deep link of a fresh server)."""
+    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout_ms)
+    deadline = time.time() + timeout_ms / 1000
+    calm = 0
+    while time.time() < deadline:
+        calm = calm + 1 if script_state(page) == "notRunning" else 0
+        if calm >= 5:
+            return
+        page.wait_for_timeout(100)
+    raise TimeoutError("the app kept running")

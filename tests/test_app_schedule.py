@@ -1,0 +1,137 @@
+"""AppTest of the noise-schedule page: every control changes the figure data it should, and a
+malformed URL falls back to defaults with a notice instead of an exception."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = "pages/noise_schedule.py"
+
+
+def run_page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figures(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def fig_by_title(at: AppTest, fragment: str) -> dict:
+    for fig in figures(at):
+        titles = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
+        titles.append(str(fig["layout"].get("title", {}).get("text", "")))
+        if any(fragment in t for t in titles):
+            return fig
+    raise AssertionError(f"no figure titled {fragment!r}")
+
+
+def trace(fig: dict, name: str) -> dict:
+    return next(t for t in fig["data"] if t.get("name") == name)
+
+
+@pytest.fixture(scope="module")
+def default_page():
+    return run_page()
+
+
+def test_default_view_renders_every_figure(default_page):
+    at = default_page
+    assert len(figures(at)) == 6
+    assert at.title[0].value.endswith("VP noise schedules")
+    assert not at.warning  # a clean URL gives no notices
+    beta_fig = fig_by_title(at, "β_t")
+    assert n_points(trace(beta_fig, "cosine")["x"]) == 1000
+    assert any("Cost of the last computation" in c.value for c in at.caption)
+    assert any(e.label.startswith("“A VP schedule") for e in at.expander)
+
+
+def test_T_slider_changes_schedule_length():
+    at = run_page()
+    at.slider(key="T").set_value(200).run()
+    assert not at.exception
+    fig = fig_by_title(at, "ᾱ_t")
+    assert n_points(trace(fig, "cosine")["x"]) == 200
+
+
+def n_points(arr) -> int:
+    if isinstance(arr, dict):  # Plotly sends float32 arrays as typed-array dicts
+        import base64
+
+        return len(base64.b64decode(arr["bdata"])) // 4
+    return len(arr)
+
+
+def decoded(arr):
+    import base64
+
+    import numpy as np
+
+    if isinstance(arr, dict):
+        return np.frombuffer(base64.b64decode(arr["bdata"]), dtype=arr["dtype"])
+    return np.asarray(arr, dtype=float)
+
+
+def test_overlay_and_zero_terminal_snr_and_contrast():
+    at = run_page({"schedule": ["linear", "cosine"], "ztsnr": "true", "contrast": "variance_exploding"})
+    snr = fig_by_title(at, "log-SNR")
+    names = [t["name"] for t in snr["data"]]
+    assert "linear: log-SNR = −∞ (drawn at -20)" in names
+    assert "variance_exploding (not VP)" in names
+    split = fig_by_title(at, "total variance")
+    contrast_total = decoded(trace(split, "variance_exploding (not VP)")["y"])
+    vp_total = decoded(trace(split, "linear (VP)")["y"])
+    assert abs(vp_total - 1).max() < 1e-5 and contrast_total.max() > 100
+
+
+def test_t_slider_moves_the_forward_process():
+    at = run_page({"dataset": "moons"})
+    before = decoded(fig_by_title(at, "2D points at t = 499")["data"][1]["x"])
+    at.slider(key="t").set_value(100).run()
+    after = decoded(fig_by_title(at, "2D points at t = 100")["data"][1]["x"])
+    assert before.std() > 0 and abs(before - after).mean() > 0.05
+
+
+@pytest.mark.parametrize("key,value", [("sampler", "ddpm"), ("dataset", "checkerboard")])
+def test_sampling_controls_change_generated_samples(key, value):
+    at = run_page({"steps": "20"})
+    before = decoded(fig_by_title(at, "step 20/20")["data"][1]["x"])
+    at.selectbox(key=key).set_value(value).run()
+    assert not at.exception
+    after = decoded(fig_by_title(at, "step 20/20")["data"][1]["x"])
+    assert abs(before - after).mean() > 1e-3
+
+
+def test_schedule_choice_changes_generation():
+    at = run_page({"schedule": ["linear", "cosine"], "steps": "10"})
+    fig = fig_by_title(at, "step 10/10")
+    linear_pts, cosine_pts = decoded(fig["data"][1]["x"]), decoded(fig["data"][3]["x"])
+    assert abs(linear_pts - cosine_pts).mean() > 1e-2
+
+
+def test_level_hard_shows_equations():
+    at = run_page({"level": "Hard"})
+    assert len(at.latex) >= 4
+
+
+def test_malformed_url_shows_notices_and_falls_back():
+    at = run_page({"T": "1e9", "eta": "nan", "schedule": "zigzag", "sampler": "<b>x</b>", "t": "-3", "zz": "1"})
+    text = "\n".join(w.value for w in at.warning)
+    for key in ("'T'", "'eta'", "'schedule'", "'sampler'", "'t'"):
+        assert key in text
+    assert "Unknown URL parameter 'zz'" in text
+    assert at.slider(key="T").value == 1000
+    assert at.multiselect(key="schedule").value == ["cosine"]
+
+
+def test_invalid_cross_parameter_combination_is_reported_not_raised():
+    at = run_page({"schedule": ["linear", "cosine"], "beta_start": "0.009", "beta_end": "0.002"})
+    errors = "\n".join(e.value for e in at.error)
+    assert "linear" in errors and "beta_end must be >= beta_start" in errors
+    assert len(figures(at)) == 6  # the cosine schedule is still shown

@@ -1,0 +1,47 @@
+"""Browser test on a freshly started server: deep link, keyboard slider move, chart data change."""
+
+import pytest
+
+from conftest import ARTIFACTS, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+FIRST_CHART_X_LEN = "() => document.querySelector('.js-plotly-plot').data[0].x.length"
+
+
+def first_trace_len(page) -> int:
+    page.wait_for_function("() => document.querySelector('.js-plotly-plot') && "
+                           "document.querySelector('.js-plotly-plot').data")
+    return page.evaluate(FIRST_CHART_X_LEN)
+
+
+def test_deep_link_then_keyboard_slider_changes_chart(server, page):
+    # First request on this fresh server is the deep link itself (the legacy-pages pitfall).
+    page.goto(f"{server.url}/noise_schedule?schedule=linear&schedule=cosine&T=500&ztsnr=true")
+    wait_for_app(page)
+    assert page.get_by_role("heading", name="VP noise schedules").is_visible()
+    # The app's own sidebar (device readout) is there, so app.py's navigation ran, not legacy mode.
+    assert page.get_by_text("Device:").first.is_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert first_trace_len(page) == 500
+    legend = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
+    assert "linear" in legend and "cosine" in legend
+
+    slider = page.get_by_role("slider", name="Diffusion steps T")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(f"() => ({FIRST_CHART_X_LEN})() === 510", timeout=30_000)
+    wait_for_app(page)
+    assert "T=510" in page.url
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "noise_schedule.png"), full_page=True)
+
+
+def test_bad_url_value_shows_notice_not_exception(server, page):
+    page.goto(f"{server.url}/noise_schedule?T=abc&eta=<script>x</script>&bogus=1")
+    wait_for_app(page)
+    assert page.get_by_text("URL parameter 'T' (Diffusion steps T) must be a number in [10, 2000]").is_visible()
+    assert page.get_by_text("Unknown URL parameter 'bogus' was ignored.").is_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.locator("script:text('x')").count() == 0
+    assert first_trace_len(page) == 1000
