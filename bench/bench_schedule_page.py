@@ -81,14 +81,14 @@ def bench_browser(repeats: int) -> tuple[dict, float]:
             slider = page.get_by_role("slider", name="Diffusion steps T")
             times = []
             for i in range(repeats):
-                n = page.evaluate("() => document.querySelector('.js-plotly-plot').data[0].x.length")
+                n = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData[0].x.length")
                 key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
                 target = n + 10 if key == "ArrowRight" else n - 10
                 slider.focus()
                 start = time.perf_counter()
                 page.keyboard.press(key)
                 page.wait_for_function(
-                    f"() => document.querySelector('.js-plotly-plot').data[0].x.length === {target}",
+                    f"() => document.querySelector('.js-plotly-plot')._fullData[0].x.length === {target}",
                     polling="raf", timeout=30_000)
                 times.append(time.perf_counter() - start)
                 wait_for_app(page)

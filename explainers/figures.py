@@ -7,6 +7,7 @@ are clipped to a floor and marked, never silently dropped.
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -26,8 +27,9 @@ def f32(x) -> np.ndarray:
 
 
 def _layout(fig: go.Figure, height: int = 340, **kw) -> go.Figure:
+    # Legend below the plot: above it, it collides with subplot titles.
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), font=FONT,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), **kw)
+                      legend=dict(orientation="h", yanchor="top", y=-0.22, x=0), **kw)
     return fig
 
 
@@ -39,7 +41,7 @@ def _t_marker(fig: go.Figure, t: int | None, **where) -> None:
 def schedule_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray, np.ndarray]],
                     t_marker: int | None = None) -> go.Figure:
     """Figure 1: beta_t (left) and alpha-bar_t (right), one colour per (name, betas, abar)."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("β_t: noise added at step t",
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("β_t: noise added at step t (log scale)",
                                                         "ᾱ_t: signal kept after t steps"))
     for i, (name, betas, abar) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
@@ -47,9 +49,10 @@ def schedule_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray, 
                                  line=dict(color=color)), 1, 1)
         fig.add_trace(go.Scatter(x=f32(t_axis), y=f32(abar), name=name, legendgroup=name,
                                  showlegend=False, line=dict(color=color)), 1, 2)
+    fig.update_yaxes(type="log", row=1, col=1)
     _t_marker(fig, t_marker, row="all", col="all")
     fig.update_xaxes(title_text="t")
-    return _layout(fig)
+    return _layout(fig, height=380)
 
 
 def variance_split(t_axis: np.ndarray, name: str, signal_var: np.ndarray, noise_var: np.ndarray,
@@ -75,7 +78,7 @@ def variance_split(t_axis: np.ndarray, name: str, signal_var: np.ndarray, noise_
     fig.update_yaxes(range=[0, 1.05], row=1, col=1)
     _t_marker(fig, t_marker, row="all", col="all")
     fig.update_xaxes(title_text="t")
-    return _layout(fig)
+    return _layout(fig, height=380)
 
 
 def clip_log_snr(log_snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,7 +107,7 @@ def snr_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray]],
     fig.update_yaxes(type="log", row=1, col=1)
     _t_marker(fig, t_marker, row="all", col="all")
     fig.update_xaxes(title_text="t")
-    return _layout(fig)
+    return _layout(fig, height=380)
 
 
 def measured_vs_theory(t_axis: np.ndarray, theory: Sequence[tuple[str, np.ndarray]],
@@ -177,4 +180,173 @@ def step_curve(x: np.ndarray, ys: Sequence[tuple[str, np.ndarray]], x_title: str
         fig.add_vline(x=marker, line=dict(color=GREY, dash="dot"))
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
+    return _layout(fig, height=300)
+
+
+# ---------------------------------------------------------------------------------------------
+# Backward noise initialization page
+# ---------------------------------------------------------------------------------------------
+
+
+def noise_level_matrices(panels: Sequence[tuple[str, np.ndarray]], max_frames: int = 32) -> go.Figure:
+    """Frames (rows) x denoising-step slots (columns), coloured by the sigma of each model call.
+    Blank cells are slots a frame skips. Shows the first `max_frames` frames."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.08)
+    for i, (title, matrix) in enumerate(panels, start=1):
+        m = matrix[:max_frames]
+        text = np.where(np.isnan(m), "", np.char.mod("%.3f", np.nan_to_num(m)))
+        fig.add_trace(go.Heatmap(z=f32(m), x=[f"step {k}" for k in range(m.shape[1])], y=list(range(len(m))),
+                                 colorscale="Cividis", zmin=0, zmax=1, text=text, texttemplate="%{text}",
+                                 showscale=i == len(panels), colorbar=dict(title="σ"),
+                                 hovertemplate="frame %{y}, %{x}: σ = %{z:.4f}<extra></extra>"), 1, i)
+        fig.update_yaxes(autorange="reversed", title_text="frame n" if i == 1 else None, row=1, col=i)
+    return _layout(fig, height=120 + 18 * min(max_frames, len(panels[0][1])))
+
+
+def _tile(frames: np.ndarray, gap: int = 2, fill: float = 1.0) -> np.ndarray:
+    """Frames (n, h, w) side by side in one image, separated by `gap` bright columns."""
+    n, h, w = frames.shape
+    out = np.full((h, n * (w + gap) - gap), fill, dtype=np.float32)
+    for i, f in enumerate(frames):
+        out[:, i * (w + gap): i * (w + gap) + w] = f
+    return out
+
+
+def frame_strips(rows: Sequence[tuple[str, np.ndarray]], frame_ids: Sequence[int]) -> go.Figure:
+    """One strip of frames per row (e.g. per reading), the same frame indices in every row."""
+    fig = make_subplots(rows=len(rows), cols=1, subplot_titles=[t for t, _ in rows], vertical_spacing=0.12)
+    for i, (_, frames) in enumerate(rows, start=1):
+        fig.add_trace(go.Heatmap(z=f32(_tile(frames[list(frame_ids)])[::-1]), colorscale="gray", zmin=-1, zmax=1,
+                                 showscale=False, hoverinfo="skip"), i, 1)
+        fig.update_yaxes(visible=False, scaleanchor=f"x{'' if i == 1 else i}", row=i, col=1)
+        w = frames.shape[2] + 2
+        fig.update_xaxes(tickvals=[w * j + w / 2 - 1 for j in range(len(frame_ids))],
+                         ticktext=[f"n={n}" for n in frame_ids], row=i, col=1)
+    return _layout(fig, height=150 * len(rows) + 60)
+
+
+def frames_animation(rows: Sequence[tuple[str, np.ndarray]], fps: float = 6.0) -> go.Figure:
+    """A play / step animation of the frames, the rows side by side; nothing plays until asked."""
+    names = " | ".join(t for t, _ in rows)
+    n = len(rows[0][1])
+
+    def image_at(k):
+        return f32(_tile(np.stack([frames[k] for _, frames in rows]), gap=3)[::-1])
+
+    fig = go.Figure(go.Heatmap(z=image_at(0), colorscale="gray", zmin=-1, zmax=1, showscale=False, hoverinfo="skip"),
+                    frames=[go.Frame(data=[go.Heatmap(z=image_at(k))], name=str(k)) for k in range(n)])
+    fig.update_layout(
+        updatemenus=[dict(type="buttons", x=0, y=-0.08, xanchor="left", direction="left", buttons=[
+            dict(label="▶ Play", method="animate",
+                 args=[None, dict(frame=dict(duration=1000 / fps, redraw=True), fromcurrent=True, transition=dict(duration=0))]),
+            dict(label="❚❚ Pause", method="animate",
+                 args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])],
+        sliders=[dict(active=0, y=-0.02, currentvalue=dict(prefix="frame n = "), steps=[
+            dict(label=str(k), method="animate",
+                 args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=True))]) for k in range(n)])],
+    )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, scaleanchor="x")
+    return _layout(fig, height=420, title=names)
+
+
+def per_frame_curves(frame_axis: np.ndarray, panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]],
+                     horizon: int) -> go.Figure:
+    """Side-by-side metric panels over the rollout (one colour per reading), training horizon marked."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.07)
+    for i, (_, series) in enumerate(panels, start=1):
+        for j, (name, y) in enumerate(series):
+            color = GREY if name == "true video" else PALETTE[j % len(PALETTE)]
+            fig.add_trace(go.Scatter(x=f32(frame_axis), y=f32(y), name=name, legendgroup=name, showlegend=i == 1
+                                     or name == "true video" and i == 2,
+                                     line=dict(color=color, dash="dot" if name == "true video" else "solid")), 1, i)
+        fig.add_vline(x=horizon - 0.5, line=dict(color=CONTRAST_COLOR, dash="dash"), row=1, col=i)
+    fig.add_annotation(x=horizon - 0.5, y=1.0, yref="paper", xref="x", text="training horizon",
+                       showarrow=False, xanchor="left", font=dict(color=CONTRAST_COLOR))
+    fig.update_xaxes(title_text="frame n")
+    return _layout(fig, height=340)
+
+
+def image_grid(rows: Sequence[tuple[str, np.ndarray]], col_labels: Sequence[str] | None = None,
+               zmin: float = -1.0, zmax: float = 1.0) -> go.Figure:
+    """Rows of frame strips with a title each (e.g. clean / re-noised / prediction)."""
+    fig = make_subplots(rows=len(rows), cols=1, subplot_titles=[t for t, _ in rows], vertical_spacing=0.09)
+    for i, (_, frames) in enumerate(rows, start=1):
+        fig.add_trace(go.Heatmap(z=f32(_tile(np.clip(frames, zmin, zmax))[::-1]), colorscale="gray", zmin=zmin,
+                                 zmax=zmax, showscale=False, hoverinfo="skip"), i, 1)
+        fig.update_yaxes(visible=False, scaleanchor=f"x{'' if i == 1 else i}", row=i, col=1)
+        fig.update_xaxes(visible=col_labels is not None and i == len(rows), row=i, col=1)
+        if col_labels is not None:
+            w = frames.shape[2] + 2
+            fig.update_xaxes(tickvals=[w * j + w / 2 - 1 for j in range(len(col_labels))], ticktext=list(col_labels),
+                             row=i, col=1)
+    return _layout(fig, height=120 * len(rows) + 60)
+
+
+# ---------------------------------------------------------------------------------------------
+# Spectral normalization page
+# ---------------------------------------------------------------------------------------------
+
+
+def spectra_grid(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], cols: int = 4) -> go.Figure:
+    """Singular values of each layer, largest first: raw weight (grey) and after its mode (blue)."""
+    rows = math.ceil(len(panels) / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[t for t, _, _ in panels],
+                        horizontal_spacing=0.05, vertical_spacing=0.16)
+    for i, (title, before, after) in enumerate(panels):
+        r, c = i // cols + 1, i % cols + 1
+        idx = np.arange(1, len(before) + 1)
+        fig.add_trace(go.Scatter(x=idx, y=f32(before), name="raw weight", legendgroup="raw", showlegend=i == 0,
+                                 line=dict(color=GREY, dash="dash")), r, c)
+        fig.add_trace(go.Scatter(x=idx, y=f32(after), name="after normalization", legendgroup="after",
+                                 showlegend=i == 0, line=dict(color=PALETTE[0])), r, c)
+        fig.add_hline(y=1.0, line=dict(color=CONTRAST_COLOR, width=1, dash="dot"), row=r, col=c)
+    fig.update_yaxes(type="log")
+    return _layout(fig, height=260 * rows + 40)
+
+
+def power_trace(trace: np.ndarray, exact: float, layer: str) -> go.Figure:
+    """Power-iteration estimate of sigma after each iteration, against the exact largest singular value."""
+    it = np.arange(1, len(trace) + 1)
+    fig = go.Figure([
+        go.Scatter(x=it, y=f32(trace), mode="lines+markers", name="power-iteration estimate",
+                   line=dict(color=PALETTE[0])),
+        go.Scatter(x=[1, len(trace)], y=[exact, exact], mode="lines", name=f"exact σ = {exact:.4f}",
+                   line=dict(color=CONTRAST_COLOR, dash="dash")),
+    ])
+    fig.update_xaxes(title_text="iteration")
+    fig.update_yaxes(title_text=f"σ estimate ({layer})")
+    return _layout(fig, height=300)
+
+
+def sigma_bars(layers: Sequence[str], before: Sequence[float], after: Sequence[float]) -> go.Figure:
+    """Each layer's sigma, raw and after its mode, on a log axis with the line sigma = 1."""
+    fig = go.Figure([
+        go.Bar(x=list(layers), y=f32(before), name="raw σ", marker_color=GREY),
+        go.Bar(x=list(layers), y=f32(after), name="σ after normalization", marker_color=PALETTE[0]),
+    ])
+    fig.add_hline(y=1.0, line=dict(color=CONTRAST_COLOR, dash="dot"))
+    fig.update_yaxes(type="log", title_text="largest singular value σ")
+    return _layout(fig, height=320, barmode="group")
+
+
+def conv_norm_bars(layers: Sequence[str], series: Sequence[tuple[str, Sequence[float]]]) -> go.Figure:
+    """Per conv layer: the sigmas SN uses next to the true operator norm and its upper bound."""
+    fig = go.Figure([go.Bar(x=list(layers), y=f32(vals), name=name, marker_color=PALETTE[i % len(PALETTE)])
+                     for i, (name, vals) in enumerate(series)])
+    fig.update_yaxes(type="log", title_text="norm")
+    return _layout(fig, height=340, barmode="group")
+
+
+def training_curves(steps: np.ndarray, panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]], bool]]) -> go.Figure:
+    """Small multiples over training steps: (title, [(series name, values)], log y)."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _, _ in panels], horizontal_spacing=0.06)
+    for i, (_, series, log_y) in enumerate(panels, start=1):
+        for j, (name, y) in enumerate(series):
+            fig.add_trace(go.Scatter(x=f32(steps[: len(y)]), y=f32(y), name=name, showlegend=False,
+                                     line=dict(color=PALETTE[j % len(PALETTE)], width=1.5),
+                                     hovertemplate=f"{name}: %{{y:.3g}} at step %{{x}}<extra></extra>"), 1, i)
+        if log_y:
+            fig.update_yaxes(type="log", row=1, col=i)
+    fig.update_xaxes(title_text="step")
     return _layout(fig, height=300)

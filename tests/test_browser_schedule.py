@@ -6,12 +6,12 @@ from conftest import ARTIFACTS, wait_for_app
 
 pytestmark = pytest.mark.browser
 
-FIRST_CHART_X_LEN = "() => document.querySelector('.js-plotly-plot').data[0].x.length"
+FIRST_CHART_X_LEN = "() => document.querySelector('.js-plotly-plot')._fullData[0].x.length"
 
 
 def first_trace_len(page) -> int:
     page.wait_for_function("() => document.querySelector('.js-plotly-plot') && "
-                           "document.querySelector('.js-plotly-plot').data")
+                           "document.querySelector('.js-plotly-plot')._fullData")
     return page.evaluate(FIRST_CHART_X_LEN)
 
 
@@ -24,7 +24,7 @@ def test_deep_link_then_keyboard_slider_changes_chart(server, page):
     assert page.get_by_text("Device:").first.is_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
     assert first_trace_len(page) == 500
-    legend = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
+    legend = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.map(t => t.name)")
     assert "linear" in legend and "cosine" in legend
 
     slider = page.get_by_role("slider", name="Diffusion steps T")

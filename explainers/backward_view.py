@@ -1,0 +1,106 @@
+"""Everything the backward-noise-initialization page computes, as plain functions of its URL values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from explainers import backward_init as B
+from explainers.schedule_view import LEVEL, SEED
+from explainers.state import Param
+
+HORIZON = 8  # frames per training clip of the shipped model (explainers/train_video.py)
+READING_LABELS = {"denoising_step": "t = denoising step", "temporal_index": "t = frame index"}
+
+PARAMS = (
+    Param("reading", "Reading of t in Eq. 1", "choice", "denoising_step", choices=B.READINGS),
+    Param("compare", "Side by side: both readings on the same seed", "bool", True),
+    Param("n_frames", "Frames to generate", "int", 32, 8, 128, 8),
+    Param("steps", "Denoising steps per frame", "int", 4, 1, 8, 1),
+    Param("shift", "Time shift s of the sigma list", "float", 5.0, 1.0, 10.0, 0.5),
+    Param("sigma_init", "sigma_init (frame-index reading)", "float", 0.5, 0.0, 1.0, 0.05),
+    Param("form", "Re-noising form", "choice", "flow", choices=B.FORMS),
+    Param("train_step", "Training: re-noise to step k of the sigma list", "int", 1, 0, 7, 1),
+    Param("window_start", "Training: window start frame", "int", 16, 2, 120, 1),
+    LEVEL,
+    SEED,
+)
+PARAM = {p.key: p for p in PARAMS}
+
+
+def dependent_params(n_frames: int, steps: int) -> dict[str, Param]:
+    """window_start must leave HORIZON frames of the rollout; train_step must name a step."""
+    high = max(2, n_frames - HORIZON)
+    return {
+        "window_start": PARAM["window_start"].with_range(2, high, default=min(16, high)),
+        "train_step": PARAM["train_step"].with_range(0, steps - 1, default=min(1, steps - 1)),
+    }
+
+
+@dataclass(frozen=True)
+class ReadingResult:
+    reading: str
+    frames: np.ndarray  # (n, 32, 32) float32 in [-1, 1]
+    noise_levels: np.ndarray  # (n, steps)
+    position_error: np.ndarray
+    motion: np.ndarray
+    brightness: np.ndarray
+
+
+@dataclass(frozen=True)
+class Truth:
+    frames: np.ndarray
+    motion: np.ndarray
+    brightness: np.ndarray
+
+
+def reading_list(v: dict) -> tuple[str, ...]:
+    """Which readings to run: both (chosen one first) in side-by-side mode, else the chosen one."""
+    if v["compare"]:
+        other = [r for r in B.READINGS if r != v["reading"]]
+        return (v["reading"], *other)
+    return (v["reading"],)
+
+
+def run_reading(model, reading: str, v: dict) -> ReadingResult:
+    """One rollout of v['n_frames'] frames with the chosen reading, scored against the true ball."""
+    sigmas = B.shifted_sigmas(v["steps"], v["shift"])
+    context, true_frames, true_positions = B.reference_clip(v["n_frames"], v["seed"])
+    out = B.rollout(model, v["n_frames"], reading, sigmas, sigma_init=v["sigma_init"], seed=v["seed"],
+                    form=v["form"], context=context)
+    return ReadingResult(
+        reading=reading,
+        frames=out.frames[:, 0].numpy().astype(np.float32),
+        noise_levels=out.noise_levels,
+        position_error=B.position_error(out.frames, true_positions),
+        motion=B.motion_magnitude(out.frames, previous=context),
+        brightness=B.mean_brightness(out.frames),
+    )
+
+
+def truth(v: dict) -> Truth:
+    context, frames, _ = B.reference_clip(v["n_frames"], v["seed"])
+    return Truth(frames[:, 0].numpy().astype(np.float32), B.motion_magnitude(frames, previous=context),
+                 B.mean_brightness(frames))
+
+
+def training_start(model, rollout_frames: np.ndarray, v: dict) -> dict:
+    """Self-Forcing++ at training time: a window of the student's own long rollout, re-noised to a
+    denoising-step level with Eq. 1, next to a start from pure noise (numpy, (HORIZON, 32, 32))."""
+    sigmas = B.shifted_sigmas(v["steps"], v["shift"])
+    frames = torch.as_tensor(rollout_frames)[:, None]
+    out = B.training_window(model, frames, v["window_start"], HORIZON, float(sigmas[v["train_step"]]), v["seed"])
+    return {k: (val[:, 0].numpy() if isinstance(val, torch.Tensor) else val) for k, val in out.items()}
+
+
+def summary_line(results: list[ReadingResult]) -> str:
+    """One line that says how the readings differ, with numbers."""
+    parts = []
+    for r in results:
+        within = np.nanmean(r.position_error[:HORIZON])
+        late = np.nanmean(r.position_error[-HORIZON:])
+        parts.append(f"{READING_LABELS[r.reading]}: position error {within:.1f} px in the first {HORIZON} "
+                     f"frames, {late:.1f} px in the last {HORIZON}; motion {np.nanmean(r.motion):.3f}")
+    return "; ".join(parts) + "."

@@ -1,0 +1,174 @@
+"""Everything the spectral-normalization page computes, as plain functions of its URL values."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from explainers import spectral as SN
+from explainers.schedule_view import LEVEL, SEED
+from explainers.state import Param
+
+MODELS = ("gan", "denoiser2d", "frame_model")
+MODEL_LABELS = {"gan": "2D GAN (generator + discriminator)", "denoiser2d": "2D denoiser (schedule page)",
+                "frame_model": "frame model convs (Eq. 1 page)"}
+LAYERS = {
+    "gan": ("D.hidden1", "D.hidden2", "D.hidden3", "D.out", "G.hidden1", "G.hidden2", "G.out"),
+    "denoiser2d": ("in_x", "in_noise", "hidden1", "hidden2", "out"),
+    "frame_model": ("conv_in", "conv_d2a", "conv_d4", "conv_d2b", "conv_mid", "conv_out"),
+}
+# The chain a signal x passes through, for the product-of-sigmas Lipschitz bound (per model).
+CHAINS = {"gan": ("D.hidden1", "D.hidden2", "D.hidden3", "D.out"),
+          "denoiser2d": ("in_x", "hidden1", "hidden2", "out"), "frame_model": ()}
+SILU_MAX_SLOPE = 1.0998  # max of d/dx [x * sigmoid(x)]: SiLU is not 1-Lipschitz
+MODE_LABELS = {"off": "off", "sn": "SN", "bsn": "BSN", "optional": "optional"}
+CONV_INPUT_SIZE = 32
+TRACE_ITERATIONS = 20
+
+
+def mode_key(layer: str) -> str:
+    return f"m_{layer}"
+
+
+LAYER_PARAMS = tuple(Param(mode_key(layer), layer, "choice", "off", choices=SN.MODES)
+                     for layer in dict.fromkeys(sum(LAYERS.values(), ())))
+PARAMS = (
+    Param("model", "Model", "choice", "gan", choices=MODELS),
+    Param("n_iter", "Power iterations per step", "int", 1, 1, 20, 1),
+    Param("threshold", "Threshold of the 'optional' mode", "float", 1.0, 0.1, 10.0, 0.1),
+    Param("trace_layer", "Layer for the power-iteration trace", "int", 0, 0, 6, 1),
+    Param("train_steps", "Training steps", "int", 1000, 100, 5000, 100),
+    Param("lr", "Learning rate", "choice", "0.0002", choices=("5e-05", "0.0001", "0.0002", "0.0005", "0.001")),
+    *LAYER_PARAMS,
+    LEVEL,
+    SEED,
+)
+PARAM = {p.key: p for p in PARAMS}
+
+
+class GanPair(nn.Module):
+    """D and G in one module, so their layers are named "D.hidden1", "G.out", ... in one list."""
+
+    def __init__(self, generator: nn.Module, discriminator: nn.Module):
+        super().__init__()
+        self.D, self.G = discriminator, generator
+
+
+def base_network(model: str, seed: int, device: str = "cpu") -> nn.Module:
+    """The untouched network: a freshly initialised GAN (from the seed), or a shipped checkpoint."""
+    if model == "gan":
+        from explainers.gan import make_gan
+
+        generator, discriminator = make_gan(seed, device=device)
+        return GanPair(generator, discriminator)
+    if model == "denoiser2d":
+        from explainers.models import load_denoiser2d
+
+        return load_denoiser2d("ring8", device=device)
+    if model == "frame_model":
+        from explainers.frame_model import load_frame_model
+
+        return load_frame_model(device=device)
+    raise ValueError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
+
+
+def modes_of(model: str, values: dict) -> dict[str, str]:
+    return {layer: values[mode_key(layer)] for layer in LAYERS[model]}
+
+
+def normalized(base: nn.Module, modes: dict[str, str], n_iter: int, threshold: float, seed: int) -> nn.Module:
+    """A normalized copy (the base is never touched), in eval mode: looking does not iterate."""
+    return SN.apply_layer_modes(base, modes, n_power_iterations=n_iter, threshold=threshold, seed=seed).eval()
+
+
+@dataclass(frozen=True)
+class LayerSpectrum:
+    layer: str
+    mode: str
+    shape: tuple
+    before: np.ndarray  # singular values of the reshaped raw weight, largest first
+    after: np.ndarray  # of the effective (normalized) weight
+
+
+def spectra(base: nn.Module, norm: nn.Module, modes: dict[str, str]) -> list[LayerSpectrum]:
+    raw, eff = SN.normalizable_layers(base), SN.normalizable_layers(norm)
+    out = []
+    for layer, mode in modes.items():
+        w_raw = raw[layer].weight.detach()
+        out.append(LayerSpectrum(layer, mode, tuple(w_raw.shape), SN.singular_values(w_raw),
+                                 SN.singular_values(SN.effective_weight(eff[layer]))))
+    return out
+
+
+def power_trace(base: nn.Module, layer: str, seed: int, n_iter: int = TRACE_ITERATIONS) -> tuple[np.ndarray, float]:
+    """Power-iteration estimates after 1..n_iter steps from a seeded random start, and the exact sigma."""
+    weight = SN.normalizable_layers(base)[layer].weight.detach().double()
+    matrix = SN.reshape_to_matrix(weight, 0)
+    v0 = torch.randn(matrix.shape[1], generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return np.asarray(SN.power_iteration_trace(matrix, n_iter, v0)), float(SN.singular_values(matrix)[0])
+
+
+def lipschitz(model: str, sigmas: dict[str, float]) -> tuple[float | None, str]:
+    """The product-of-sigmas bound along the model's chain, and a sentence saying what it bounds."""
+    chain = CHAINS[model]
+    if not chain:
+        return None, ("No product bound: the frame model has residual connections and FiLM modulation, "
+                      "so the product of layer sigmas does not bound it.")
+    bound = math.prod(sigmas[layer] for layer in chain)
+    if model == "gan":
+        return bound, "Bound on the discriminator's Lipschitz constant (LeakyReLU(0.2) is 1-Lipschitz)."
+    bound *= SILU_MAX_SLOPE ** (len(chain) - 1)
+    return bound, (f"Bound on the denoiser's Lipschitz constant in x at a fixed noise level, including SiLU's "
+                   f"maximum slope {SILU_MAX_SLOPE} per activation.")
+
+
+def dilate_kernel(kernel: torch.Tensor, dilation: int) -> torch.Tensor:
+    """A dilated 3x3 kernel written as the dense (2d+1)x(2d+1) kernel with zeros between taps,
+    so its operator norm can be computed like any stride-1 convolution."""
+    if dilation == 1:
+        return kernel
+    out_c, in_c, kh, kw = kernel.shape
+    dense = kernel.new_zeros(out_c, in_c, (kh - 1) * dilation + 1, (kw - 1) * dilation + 1)
+    dense[:, :, ::dilation, ::dilation] = kernel
+    return dense
+
+
+@dataclass(frozen=True)
+class ConvNorms:
+    layer: str
+    reshaped: float  # sigma of (out, in*kh*kw): what torch's SN divides by
+    reshaped_t: float  # sigma of (in, out*kh*kw)
+    bsn: float
+    operator: float  # true operator norm, circular padding, 32x32 input
+    bound: float  # sqrt(kh*kw) * reshaped
+
+
+def conv_norms(net: nn.Module, n: int = CONV_INPUT_SIZE) -> list[ConvNorms]:
+    """Reshaped, bidirectional and true operator norms of every conv layer's effective kernel."""
+    rows = []
+    for layer, conv in SN.normalizable_layers(net).items():
+        if not isinstance(conv, nn.Conv2d):
+            continue
+        k = SN.effective_weight(conv).float()
+        dense = dilate_kernel(k, conv.dilation[0])
+        rows.append(ConvNorms(layer, SN.reshaped_sigma(k, 0), SN.reshaped_sigma(k, 1), SN.bsn_sigma(k),
+                              SN.conv_operator_norm(dense, n), SN.conv_norm_upper_bound(k)))
+    return rows
+
+
+def gan_config(values: dict):
+    from explainers.spectral_training import GanConfig
+
+    modes = modes_of("gan", values)
+    return GanConfig(d_modes={k[2:]: m for k, m in modes.items() if k.startswith("D.")},
+                     g_modes={k[2:]: m for k, m in modes.items() if k.startswith("G.")},
+                     n_power_iterations=values["n_iter"], threshold=values["threshold"], lr=float(values["lr"]))
+
+
+def mode_summary(modes: dict[str, str]) -> str:
+    on = [f"{layer}={MODE_LABELS[m]}" for layer, m in modes.items() if m != "off"]
+    return ", ".join(on) if on else "all off"

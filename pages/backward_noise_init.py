@@ -1,0 +1,141 @@
+"""Backward noise initialization (Eq. 1 of Self-Forcing++): read controls, call explainers, show figures."""
+
+import numpy as np
+import streamlit as st
+
+import ui
+from explainers import backward_view as V
+from explainers import figures as F
+from explainers.prose import backward_init as text
+
+ui.fix_first_run_mode()
+PAGE = "backward_noise_init"
+device, device_text = ui.device_info()
+
+
+@st.cache_resource(show_spinner="Loading the frame model…")
+def shared_model(device: str):
+    """Loaded once per process and shared read-only by every session."""
+    from explainers.frame_model import load_frame_model
+
+    return load_frame_model(device=device)
+
+
+@st.cache_data(max_entries=64, show_spinner="Rolling out frames…")
+def reading_result(reading: str, key: tuple, device: str) -> V.ReadingResult:
+    return V.run_reading(shared_model(device), reading, dict(key))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def training_start(key: tuple, device: str) -> dict:
+    v = dict(key)
+    rollout = reading_result("denoising_step", key, device)
+    return V.training_start(shared_model(device), rollout.frames, v)
+
+
+st.title("Backward noise initialization: what is t in Eq. 1?")
+st.markdown(text.SUMMARY)
+
+P = V.PARAM
+notices = ui.url_notices(PAGE, V.PARAMS)
+with st.sidebar:
+    st.header("Rollout")
+    reading = ui.widget(P["reading"], format_func=V.READING_LABELS.get)
+    compare = ui.widget(P["compare"])
+    n_frames = ui.widget(P["n_frames"])
+    steps = ui.widget(P["steps"])
+    shift = ui.widget(P["shift"])
+    sigma_init = ui.widget(P["sigma_init"], help="Only the frame-index reading uses it: how much noise is put "
+                           "back on the previous frame's prediction. 0 copies it, 1 ignores it.")
+    form = ui.widget(P["form"], format_func={"flow": "flow matching (Wan)", "vp": "VP"}.get)
+
+level = st.segmented_control(V.LEVEL.label, ("Easy", "Moderate", "Hard"), default=V.LEVEL.default, key="level",
+                             bind="query-params", help=ui.LEVEL_HELP) or V.LEVEL.default
+ui.show_notices(PAGE, notices)
+values = {p.key: st.session_state.get(p.key, p.default) for p in V.PARAMS}
+values.update(reading=reading, compare=compare, n_frames=n_frames, steps=steps, shift=shift,
+              sigma_init=sigma_init, form=form)
+base_key = tuple(sorted((k, values[k]) for k in ("n_frames", "steps", "shift", "sigma_init", "form", "seed")))
+
+# ---- Eq. 1, relabelled for the chosen reading ------------------------------------------------
+with st.container(border=True):
+    st.markdown("**Eq. 1 as printed:**")
+    st.latex(text.EQ1_PAPER)
+    st.markdown(f"**Read as {V.READING_LABELS[reading]}:**")
+    st.latex(text.EQ1[reading][0])
+    st.markdown(text.EQ1[reading][1])
+    st.markdown(text.WHICH_READING)
+
+with st.container(border=True):
+    st.markdown(text.HARD_TEXT if level == "Hard" else text.EXPLANATION[level])
+
+# ---- run ---------------------------------------------------------------------------------------
+timer = ui.Timer()
+readings = V.reading_list(values)
+try:
+    with timer.part("rollouts"):
+        results = [reading_result(r, base_key, device) for r in readings]
+        truth = V.truth(values)
+except (FileNotFoundError, RuntimeError) as err:
+    st.error(str(err), icon=":material/error:")
+    st.stop()
+
+label = V.READING_LABELS
+st.info(V.summary_line(results), icon=":material/compare_arrows:")
+
+st.subheader("1 · Noise level of every model call")
+matrices = [(label[r.reading], r.noise_levels) for r in results]
+ui.figure(F.noise_level_matrices(matrices, max_frames=min(n_frames, 16)),
+          "Rows are frames, columns the denoising-step slots; colour and number are σ. Blank cells are skipped "
+          f"steps. sigma list: {', '.join(f'{s:.4f}' for s in results[0].noise_levels[0])}.")
+
+st.subheader("2 · Generated frames")
+ids = list(np.linspace(0, n_frames - 1, min(n_frames, 12)).round().astype(int))
+rows = [("true video", truth.frames)] + [(label[r.reading], r.frames) for r in results]
+ui.figure(F.frame_strips(rows, ids),
+          f"Every {max(1, n_frames // 12)}th of {n_frames} frames: the true video (top) and each reading's rollout "
+          "from the same two context frames and the same noise.")
+ui.figure(F.frames_animation(rows), "Press Play, or drag the slider to step through frames. All rows play together.",
+          key="animation")
+from explainers.backward_init import frames_to_gif  # noqa: E402  (imageio is only needed for the download)
+
+gif = frames_to_gif(np.concatenate([f for _, f in rows], axis=2), fps=6)
+st.download_button("Download the frames as GIF", gif, file_name=f"eq1_{'_'.join(readings)}_seed{values['seed']}.gif",
+                   mime="image/gif", icon=":material/download:")
+
+st.subheader("3 · What goes wrong over a long rollout")
+frame_axis = np.arange(n_frames)
+panels = [
+    ("position error vs true ball (px)", [(label[r.reading], r.position_error) for r in results]),
+    ("motion |frame n − frame n−1|", [(label[r.reading], r.motion) for r in results] + [("true video", truth.motion)]),
+    ("mean brightness", [(label[r.reading], r.brightness) for r in results] + [("true video", truth.brightness)]),
+]
+ui.figure(F.per_frame_curves(frame_axis, panels, V.HORIZON),
+          f"Per-frame scores; the dashed line is the {V.HORIZON}-frame training horizon. " + V.summary_line(results))
+
+st.subheader("4 · At training time: what the student is given")
+dep = V.dependent_params(n_frames, steps)
+c1, c2 = st.columns(2)
+with c1:
+    window_start = ui.widget(dep["window_start"])
+with c2:
+    train_step = ui.widget(dep["train_step"])
+train_key = tuple(sorted({**dict(base_key), "window_start": window_start, "train_step": train_step}.items()))
+with timer.part("training window"):
+    tw = training_start(train_key, device)
+ids = [f"n={window_start + i}" for i in range(V.HORIZON)]
+ui.figure(F.image_grid([
+    ("the student's own rollout (clean)", tw["clean"]),
+    (f"Eq. 1: re-noised to σ = {tw['sigma']:.4f} (what Self-Forcing++ trains from)", tw["renoised"]),
+    ("the model's one-step prediction from it", tw["x0_hat_renoised"]),
+    ("pure noise start (σ = 1)", tw["pure_noise"]),
+    ("the model's one-step prediction from pure noise", tw["x0_hat_pure_noise"]),
+], col_labels=ids), f"A window of {V.HORIZON} frames starting at frame {window_start} of the denoising-step rollout. "
+    "Re-noising keeps the rollout's own (possibly drifted) content visible under the noise, so the student "
+    "learns to repair its own errors; from pure noise only the context says where the ball is.")
+
+st.subheader("Common misconceptions")
+for claim, truth_text in text.MISCONCEPTIONS:
+    with st.expander(claim):
+        st.markdown(truth_text)
+ui.cost_readout(device_text, timer)
