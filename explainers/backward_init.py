@@ -348,6 +348,21 @@ def motion_magnitude(frames, previous=None) -> np.ndarray:
     return np.concatenate([[first], np.abs(np.diff(x, axis=0)).mean(axis=(1, 2))])
 
 
+def ball_speed(frames, previous=None) -> np.ndarray:
+    """How far the ball's centroid moved since the frame before, in pixels per frame, (n,).
+
+    Unlike motion_magnitude it ignores faint background noise, so motion stagnation (a ball
+    that slows to a stop) shows as speeds falling below the data's 1 to 2.5 pixels per frame.
+    Frame 0 compares with `previous` when given, else it is NaN.
+    """
+    positions = ball_position(frames)
+    if previous is not None:
+        positions = np.concatenate([ball_position(previous)[-1:], positions])
+    else:
+        positions = np.concatenate([np.full((1, 2), np.nan), positions])
+    return np.linalg.norm(np.diff(positions, axis=0), axis=1)
+
+
 def mean_brightness(frames) -> np.ndarray:
     """Mean pixel value of each frame in frame units [-1, 1], (n,). The data's is about -0.92;
     a rising curve is the over-exposure drift of long rollouts."""

@@ -118,11 +118,14 @@ def load_frame_model(device: str | torch.device = "cpu", path: str | Path | None
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"expected format {CHECKPOINT_FORMAT!r}")
+            raise ValueError(f"not a {CHECKPOINT_FORMAT} file")
         model = FrameDenoiser(**saved["config"])
         model.load_state_dict(saved["state_dict"])
     except Exception as error:  # a truncated or foreign file fails in many ways; all mean "rebuild it"
-        raise CheckpointError(f"frame model checkpoint {path} is corrupt or from another version ({error}). "
+        # Our own reason in full; of torch's errors only the type: their text suggests
+        # weights_only=False, which this project never uses.
+        reason = str(error) if isinstance(error, ValueError) else type(error).__name__
+        raise CheckpointError(f"frame model checkpoint {path} is corrupt or from another version ({reason}). "
                               f"Rebuild it with `{RETRAIN_HINT}`.") from error
     model.requires_grad_(False)
     return model.eval().to(device)

@@ -58,7 +58,7 @@ class Denoiser2D(nn.Module):
         return [(name, m) for name, m in self.named_children() if isinstance(m, nn.Linear)]
 
     def embed_noise(self, log_snr: torch.Tensor) -> torch.Tensor:
-        """Fourier features [lambda / 20, sin(w_k lambda), cos(w_k lambda)] of lambda = clip(log_snr, -20, 20)."""
+        """Fourier features [lambda / 20, sin(w_k lambda), cos(w_k lambda)], lambda = clip(log_snr, -20, 20)."""
         lam = log_snr.clamp(-LOG_SNR_CLIP, LOG_SNR_CLIP)[:, None]
         angles = lam * self.freqs
         return torch.cat([lam / LOG_SNR_CLIP, angles.sin(), angles.cos()], dim=1)
@@ -100,12 +100,14 @@ def load_denoiser2d(dataset: str, device: str | torch.device = "cpu") -> Denoise
                                 f"Rebuild it with: {rebuild_command(dataset)}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        model = Denoiser2D(hidden=state["in_x.weight"].shape[0], n_freqs=(state["in_noise.weight"].shape[1] - 1) // 2)
+        hidden, n_features = state["in_noise.weight"].shape  # the sizes are read from the weights
+        model = Denoiser2D(hidden=hidden, n_freqs=(n_features - 1) // 2)
         model.load_state_dict(state)
     except Exception as err:  # a truncated zip, a pickle error, a wrong shape: all mean "rebuild it"
         # The original error stays attached as __cause__; the message says what to do about it.
         raise RuntimeError(f"Checkpoint {path} could not be loaded ({type(err).__name__}: the file is truncated, "
-                           f"corrupt or from another model version). Rebuild it with: {rebuild_command(dataset)}") from err
+                           f"corrupt or from another model version). "
+                           f"Rebuild it with: {rebuild_command(dataset)}") from err
     model.requires_grad_(False)
     return model.to(device).eval()
 

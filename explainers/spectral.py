@@ -158,6 +158,41 @@ def conv_operator_norm(kernel, n: int) -> float:
     return float(torch.linalg.svdvals(per_frequency)[..., 0].max())
 
 
+def dilate_kernel(kernel: torch.Tensor, dilation: int) -> torch.Tensor:
+    """A dilated kernel written as the dense kernel with dilation - 1 zeros between its taps."""
+    if dilation == 1:
+        return kernel
+    out_c, in_c, kh, kw = kernel.shape
+    dense = kernel.new_zeros(out_c, in_c, (kh - 1) * dilation + 1, (kw - 1) * dilation + 1)
+    dense[:, :, ::dilation, ::dilation] = kernel
+    return dense
+
+
+def strided_conv_operator_norm(kernel, n: int, stride: int = 1, dilation: int = 1) -> float:
+    """True operator norm of a convolution with circular padding on n x n inputs, any stride and dilation.
+
+    Dilation: the same as the dense kernel with zeros between taps. Stride s keeps every s-th output
+    pixel; in the Fourier domain that folds the s*s frequencies omega + j*n/s onto one (aliasing).
+    For each of the (n/s)^2 output frequencies nu the map is then the (out x s^2*in) matrix
+    A(nu) = [K(nu + j*n/s)]_j, and ||conv|| = max_nu sigma_max(A(nu)) / s. For s = 1 this is
+    conv_operator_norm (Sedghi et al. 2019); n must be a multiple of s.
+    """
+    K = dilate_kernel(_as_tensor(kernel, "kernel"), int(dilation))
+    for name, value in (("stride", stride), ("dilation", dilation)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 8:
+            raise ValueError(f"{name} must be an integer in [1, 8], got {value!r}")
+    if stride == 1:
+        return conv_operator_norm(K, n)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n % stride or not max(K.shape[-2:]) <= n <= 512:
+        raise ValueError(f"n must be a multiple of stride {stride} in [{max(K.shape[-2:])}, 512], got {n!r}")
+    m = n // stride
+    spectrum = torch.fft.fft2(K, s=(n, n))  # (out, in, n, n)
+    # Put the aliases of each output frequency side by side: (m, m, out, s*s*in).
+    aliases = spectrum.reshape(*spectrum.shape[:2], stride, m, stride, m).permute(3, 5, 0, 2, 4, 1)
+    blocks = aliases.reshape(m, m, K.shape[0], stride * stride * K.shape[1])
+    return float(torch.linalg.svdvals(blocks)[..., 0].max()) / stride
+
+
 def conv_norm_upper_bound(kernel) -> float:
     """sqrt(kh*kw) * reshaped sigma: an upper bound on ||conv|| for stride 1 and any padding,
     because each input pixel appears in at most kh*kw of the patches the reshaped kernel multiplies."""

@@ -16,16 +16,25 @@ from explainers.state import Param
 MODELS = ("gan", "denoiser2d", "frame_model")
 MODEL_LABELS = {"gan": "2D GAN (generator + discriminator)", "denoiser2d": "2D denoiser (schedule page)",
                 "frame_model": "frame model convs (Eq. 1 page)"}
-LAYERS = {
-    "gan": ("D.hidden1", "D.hidden2", "D.hidden3", "D.out", "G.hidden1", "G.hidden2", "G.out"),
-    "denoiser2d": ("in_x", "in_noise", "hidden1", "hidden2", "out"),
-    "frame_model": ("conv_in", "conv_d2a", "conv_d4", "conv_d2b", "conv_mid", "conv_out"),
-}
+
+def _layer_names() -> dict[str, tuple[str, ...]]:
+    """Layer names as the models themselves list them (tiny models: building one costs ~1 ms)."""
+    from explainers.frame_model import FrameDenoiser
+    from explainers.models import Denoiser2D
+
+    return {
+        "gan": ("D.hidden1", "D.hidden2", "D.hidden3", "D.out", "G.hidden1", "G.hidden2", "G.out"),
+        "denoiser2d": tuple(name for name, _ in Denoiser2D().linear_layers()),
+        "frame_model": tuple(name for name, _ in FrameDenoiser().conv_layers()),
+    }
+
+
+LAYERS = _layer_names()
 # The chain a signal x passes through, for the product-of-sigmas Lipschitz bound (per model).
 CHAINS = {"gan": ("D.hidden1", "D.hidden2", "D.hidden3", "D.out"),
           "denoiser2d": ("in_x", "hidden1", "hidden2", "out"), "frame_model": ()}
 SILU_MAX_SLOPE = 1.0998  # max of d/dx [x * sigmoid(x)]: SiLU is not 1-Lipschitz
-MODE_LABELS = {"off": "off", "sn": "SN", "bsn": "BSN", "optional": "optional"}
+MODE_LABELS = {"off": "off", "sn": "sn", "bsn": "bsn", "optional": "optional"}
 CONV_INPUT_SIZE = 32
 TRACE_ITERATIONS = 20
 
@@ -40,7 +49,8 @@ PARAMS = (
     Param("model", "Model", "choice", "gan", choices=MODELS),
     Param("n_iter", "Power iterations per step", "int", 1, 1, 20, 1),
     Param("threshold", "Threshold of the 'optional' mode", "float", 1.0, 0.1, 10.0, 0.1),
-    Param("trace_layer", "Layer for the power-iteration trace", "int", 0, 0, 6, 1),
+    Param("trace_layer", "Layer for the power-iteration trace", "choice", "D.hidden1",
+          choices=tuple(dict.fromkeys(sum(LAYERS.values(), ())))),
     Param("train_steps", "Training steps", "int", 1000, 100, 5000, 100),
     Param("lr", "Learning rate", "choice", "0.0002", choices=("5e-05", "0.0001", "0.0002", "0.0005", "0.001")),
     *LAYER_PARAMS,
@@ -126,37 +136,47 @@ def lipschitz(model: str, sigmas: dict[str, float]) -> tuple[float | None, str]:
                    f"maximum slope {SILU_MAX_SLOPE} per activation.")
 
 
-def dilate_kernel(kernel: torch.Tensor, dilation: int) -> torch.Tensor:
-    """A dilated 3x3 kernel written as the dense (2d+1)x(2d+1) kernel with zeros between taps,
-    so its operator norm can be computed like any stride-1 convolution."""
-    if dilation == 1:
-        return kernel
-    out_c, in_c, kh, kw = kernel.shape
-    dense = kernel.new_zeros(out_c, in_c, (kh - 1) * dilation + 1, (kw - 1) * dilation + 1)
-    dense[:, :, ::dilation, ::dilation] = kernel
-    return dense
-
-
 @dataclass(frozen=True)
 class ConvNorms:
     layer: str
     reshaped: float  # sigma of (out, in*kh*kw): what torch's SN divides by
     reshaped_t: float  # sigma of (in, out*kh*kw)
     bsn: float
-    operator: float  # true operator norm, circular padding, 32x32 input
+    operator: float  # true operator norm, circular padding, at the layer's input size
+    input_size: int
+    stride: int
     bound: float  # sqrt(kh*kw) * reshaped
 
 
+def conv_input_sizes(net: nn.Module, n: int = CONV_INPUT_SIZE) -> dict[str, int]:
+    """The spatial size each conv layer sees in a forward pass on n x n frames (recorded by hooks)."""
+    sizes, hooks = {}, []
+    for name, conv in SN.normalizable_layers(net).items():
+        if isinstance(conv, nn.Conv2d):
+            hooks.append(conv.register_forward_hook(lambda m, inp, out, name=name: sizes.__setitem__(name, inp[0].shape[-1])))
+    try:
+        with torch.no_grad():
+            net(torch.zeros(1, 1, n, n), torch.zeros(1, 2, n, n), 0.5)
+    finally:
+        for h in hooks:
+            h.remove()
+    return sizes
+
+
 def conv_norms(net: nn.Module, n: int = CONV_INPUT_SIZE) -> list[ConvNorms]:
-    """Reshaped, bidirectional and true operator norms of every conv layer's effective kernel."""
+    """Reshaped, bidirectional and true operator norms of every conv layer's effective kernel, each at
+    the input size the layer really sees (strided and dilated convolutions included)."""
+    sizes = conv_input_sizes(net, n)
     rows = []
     for layer, conv in SN.normalizable_layers(net).items():
         if not isinstance(conv, nn.Conv2d):
             continue
         k = SN.effective_weight(conv).float()
-        dense = dilate_kernel(k, conv.dilation[0])
-        rows.append(ConvNorms(layer, SN.reshaped_sigma(k, 0), SN.reshaped_sigma(k, 1), SN.bsn_sigma(k),
-                              SN.conv_operator_norm(dense, n), SN.conv_norm_upper_bound(k)))
+        size, stride = sizes[layer], conv.stride[0]
+        rows.append(ConvNorms(layer=layer, reshaped=SN.reshaped_sigma(k, 0), reshaped_t=SN.reshaped_sigma(k, 1),
+                              bsn=SN.bsn_sigma(k), input_size=size, stride=stride,
+                              operator=SN.strided_conv_operator_norm(k, size, stride, conv.dilation[0]),
+                              bound=SN.conv_norm_upper_bound(k)))
     return rows
 
 

@@ -49,8 +49,8 @@ def sample_log_snr(n: int, generator: torch.Generator) -> torch.Tensor:
 
     The uniform half reaches every level a schedule can produce (cosine ends at log-SNR -19.8; zero
     terminal SNR is -inf, clipped to -20). The cosine half, lambda = -2 log tan(pi u / 2) with u
-    uniform (Nichol & Dhariwal 2021; density 1 / (2 pi cosh(lambda / 2))), puts most of the training
-    where denoising is hardest, around log-SNR 0.
+    uniform (Nichol & Dhariwal 2021 without the offset s; density 1 / (2 pi cosh(lambda / 2))), puts
+    most of the training where denoising is hardest, around log-SNR 0.
     """
     uniform = (torch.rand(n, generator=generator) * 2 - 1) * LOG_SNR_CLIP
     u = torch.rand(n, generator=generator).clamp(1e-6, 1 - 1e-6)

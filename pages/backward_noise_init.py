@@ -40,14 +40,16 @@ P = V.PARAM
 notices = ui.url_notices(PAGE, V.PARAMS)
 with st.sidebar:
     st.header("Rollout")
-    reading = ui.widget(P["reading"], format_func=V.READING_LABELS.get)
+    reading = ui.widget(P["reading"])
+    st.caption(f"Reading: {V.READING_LABELS[reading]}")
     compare = ui.widget(P["compare"])
     n_frames = ui.widget(P["n_frames"])
     steps = ui.widget(P["steps"])
     shift = ui.widget(P["shift"])
     sigma_init = ui.widget(P["sigma_init"], help="Only the frame-index reading uses it: how much noise is put "
                            "back on the previous frame's prediction. 0 copies it, 1 ignores it.")
-    form = ui.widget(P["form"], format_func={"flow": "flow matching (Wan)", "vp": "VP"}.get)
+    form = ui.widget(P["form"], help="flow: x = (1 − σ) x̂₀ + σ ε (Wan-style flow matching); vp: the same re-noising "
+                     "written as √ᾱ x̂₀ + √(1 − ᾱ) ε. Both give the same frames up to rounding.")
 
 level = st.segmented_control(V.LEVEL.label, ("Easy", "Moderate", "Hard"), default=V.LEVEL.default, key="level",
                              bind="query-params", help=ui.LEVEL_HELP) or V.LEVEL.default
@@ -93,7 +95,7 @@ st.subheader("2 · Generated frames")
 ids = list(np.linspace(0, n_frames - 1, min(n_frames, 12)).round().astype(int))
 rows = [("true video", truth.frames)] + [(label[r.reading], r.frames) for r in results]
 ui.figure(F.frame_strips(rows, ids),
-          f"Every {max(1, n_frames // 12)}th of {n_frames} frames: the true video (top) and each reading's rollout "
+          f"{len(ids)} of the {n_frames} frames, evenly spaced: the true video (top) and each reading's rollout "
           "from the same two context frames and the same noise.")
 ui.figure(F.frames_animation(rows), "Press Play, or drag the slider to step through frames. All rows play together.",
           key="animation")

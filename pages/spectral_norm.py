@@ -36,7 +36,8 @@ P = V.PARAM
 notices = ui.url_notices(PAGE, V.PARAMS)
 with st.sidebar:
     st.header("Network")
-    model = ui.widget(P["model"], format_func=V.MODEL_LABELS.get)
+    model = ui.widget(P["model"])
+    st.caption(V.MODEL_LABELS[model])
     n_iter = ui.widget(P["n_iter"])
     threshold = ui.widget(P["threshold"])
 
@@ -55,7 +56,7 @@ with st.container(border=True):
 
 # ---- per-layer toggles ------------------------------------------------------------------------
 st.subheader("Normalization mode of each layer")
-st.caption("off: raw weight · SN: divide by σ (power iteration) · BSN: divide by the mean σ of both kernel "
+st.caption("off: raw weight · sn: divide by σ (power iteration) · bsn: divide by the mean σ of both kernel "
            "reshapes (equals SN for linear layers) · optional: divide only while σ exceeds the threshold.")
 layers = V.LAYERS[model]
 cols = st.columns(min(4, len(layers)))
@@ -63,7 +64,7 @@ modes = {}
 for i, layer in enumerate(layers):
     with cols[i % len(cols)]:
         modes[layer] = st.segmented_control(layer, list(V.MODE_LABELS), default="off", key=V.mode_key(layer),
-                                            bind="query-params", format_func=V.MODE_LABELS.get) or "off"
+                                            bind="query-params") or "off"
 
 timer = ui.Timer()
 try:
@@ -87,13 +88,11 @@ ui.figure(F.spectra_grid([(f"{s.layer} [{V.MODE_LABELS[s.mode]}]", s.before, s.a
 
 # ---- 2. power iteration ------------------------------------------------------------------------------
 st.subheader("2 · Power iteration: how SN estimates σ")
-trace_param = P["trace_layer"].with_range(0, len(layers) - 1)
+trace_layer = st.selectbox(P["trace_layer"].label, layers, key="trace_layer", bind="query-params")
 with timer.part("power iteration"):
-    trace_idx = st.select_slider(trace_param.label, options=list(range(len(layers))), value=0, key="trace_layer",
-                                 bind="query-params", format_func=lambda i: layers[i])
-    trace, exact = V.power_trace(base, layers[trace_idx], seed)
-ui.figure(F.power_trace(trace, exact, layers[trace_idx]),
-          f"Estimate after each iteration from a random start (seed {seed}) for {layers[trace_idx]}: "
+    trace, exact = V.power_trace(base, trace_layer, seed)
+ui.figure(F.power_trace(trace, exact, trace_layer),
+          f"Estimate after each iteration from a random start (seed {seed}) for {trace_layer}: "
           f"{trace[0]:.4f} after 1, {trace[4]:.4f} after 5, {trace[-1]:.4f} after {len(trace)}; exact σ = {exact:.4f}. "
           "It approaches σ from below.")
 
@@ -110,9 +109,8 @@ with c2:
         st.info(note)
     else:
         st.metric("Lipschitz bound, raw", f"{bound_before:.3g}")
-        st.metric("Lipschitz bound, with these modes", f"{bound_after:.3g}",
-                  delta=f"{bound_after / bound_before:.2g}× the raw bound", delta_color="off")
-        st.caption(note)
+        st.metric("Lipschitz bound, with these modes", f"{bound_after:.3g}")
+        st.caption(f"{bound_after / bound_before:.2g} × the raw bound. {note}")
 
 # ---- 4. conv layers ------------------------------------------------------------------------------------
 st.subheader("4 · Convolutions: SN's σ is not the operator norm")
@@ -128,11 +126,12 @@ if rows:
     ui.figure(F.conv_norm_bars(names, [
         ("reshaped σ (what SN divides by)", [r.reshaped for r in rows]),
         ("BSN σ", [r.bsn for r in rows]),
-        (f"true operator norm ({V.CONV_INPUT_SIZE}×{V.CONV_INPUT_SIZE}, circular)", [r.operator for r in rows]),
+        ("true operator norm (circular padding, at the layer's input size)", [r.operator for r in rows]),
         ("upper bound √(kh·kw)·σ", [r.bound for r in rows]),
     ]), "The frame model's conv layers with their modes from this page (choose 'frame model convs' to toggle them). "
         + ", ".join(f"{r.layer}: reshaped {r.reshaped:.2f}, operator {r.operator:.2f}" for r in rows)
-        + ". Dilated kernels are expanded with zeros before the FFT.")
+        + ". Computed exactly from the kernel's 2D FFT at each layer's input size (32×32, or 16×16 after "
+          "the stride-2 conv_down), with dilation and stride taken into account.")
 
 # ---- 5. live training ---------------------------------------------------------------------------------
 st.subheader("5 · Train with these toggles")

@@ -1,0 +1,98 @@
+"""AppTest of the spectral-normalization page: toggles change the spectra and bounds; training runs,
+is deterministic in its figures, and never touches the shared models."""
+
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from test_app_schedule import decoded
+
+PAGE = "pages/spectral_norm.py"
+
+
+def run_page(query: dict | None = None) -> AppTest:
+    # The page file on its own (not through app.py): AppTest restarts Streamlit's multipage detection
+    # on every run, and the legacy-mode rerun would swallow button clicks.
+    at = AppTest.from_file(f"../{PAGE}", default_timeout=180)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def figure(at: AppTest, title_part: str) -> dict:
+    for el in at.get("plotly_chart"):
+        fig = json.loads(el.proto.spec)
+        titles = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
+        if any(title_part in t for t in titles) or any(title_part in (t.get("name") or "") for t in fig["data"]):
+            return fig
+    raise AssertionError(f"no figure with {title_part!r}")
+
+
+def after_sigmas(at: AppTest) -> np.ndarray:
+    fig = figure(at, "σ after normalization")
+    return decoded(next(t for t in fig["data"] if t["name"] == "σ after normalization")["y"])
+
+
+def test_toggling_a_layer_changes_its_spectrum_and_the_bound():
+    at = run_page()
+    before = after_sigmas(at)
+    assert abs(before[0] - 1.0) > 0.5  # D.hidden1 raw sigma is far from 1
+    at.segmented_control(key="m_D.hidden1").set_value("sn").run()
+    after = after_sigmas(at)
+    assert after[0] == pytest.approx(1.0, abs=0.02)
+    np.testing.assert_allclose(after[1:], before[1:], rtol=1e-6)  # the other layers are untouched
+    metrics = {m.label: float(m.value) for m in at.metric}
+    assert metrics["Lipschitz bound, with these modes"] < metrics["Lipschitz bound, raw"]
+
+
+def test_optional_mode_only_scales_layers_above_threshold():
+    at = run_page({"m_D.hidden1": "optional", "m_D.out": "optional", "threshold": "1.0"})
+    sig = after_sigmas(at)
+    assert sig[0] == pytest.approx(1.0, abs=0.05)  # 3.5 > 1: normalized
+    raw = decoded(next(t for t in figure(at, "raw σ")["data"] if t["name"] == "raw σ")["y"])
+    assert sig[3] == pytest.approx(raw[3], rel=1e-5)  # 0.6 < 1: left alone
+
+
+def test_conv_section_shows_operator_norm_above_reshaped_sigma():
+    at = run_page({"model": "frame_model"})
+    fig = figure(at, "true operator norm")
+    series = {t["name"]: decoded(t["y"]) for t in fig["data"]}
+    reshaped = series["reshaped σ (what SN divides by)"]
+    operator = next(v for k, v in series.items() if k.startswith("true operator norm"))
+    bound = series["upper bound √(kh·kw)·σ"]
+    assert np.all(operator <= bound * (1 + 1e-4))
+    assert np.any(np.abs(operator - reshaped) > 0.05 * reshaped)  # not the same number
+
+
+def test_power_iteration_trace_approaches_exact_sigma_from_below():
+    at = run_page({"trace_layer": "D.hidden2"})
+    fig = figure(at, "power-iteration estimate")
+    trace = decoded(fig["data"][0]["y"])
+    exact = decoded(fig["data"][1]["y"])[0]
+    assert np.all(trace <= exact + 1e-4) and trace[-1] >= trace[0]
+
+
+def test_short_training_run_fills_history_and_leaves_shared_model_untouched():
+    at = run_page({"m_D.hidden1": "sn", "m_D.hidden2": "sn", "m_D.hidden3": "sn", "m_D.out": "sn",
+                   "train_steps": "100"})
+    at.button[0].click().run()  # "Train"
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert len(table) == 1 and table["steps"][0] == 100
+    assert table["max D Lipschitz bound"][0] < 1.5
+    first = decoded(figure(at, "D loss")["data"][0]["y"])
+    at.button[0].click().run()  # same seed and settings: same curves
+    second = decoded(figure(at, "D loss")["data"][0]["y"])
+    np.testing.assert_array_equal(first, second)
+    assert len(at.dataframe[0].value) == 2
+
+
+def test_bad_mode_in_url_is_noticed():
+    at = run_page({"m_D.hidden1": "maximal", "n_iter": "0"})
+    text = "\n".join(w.value for w in at.warning)
+    assert "'m_D.hidden1'" in text and "off, sn, bsn, optional" in text
+    assert "'n_iter'" in text and "[1, 20]" in text
