@@ -45,7 +45,7 @@ class ReadingResult:
     frames: np.ndarray  # (n, 32, 32) float32 in [-1, 1]
     noise_levels: np.ndarray  # (n, steps)
     position_error: np.ndarray
-    motion: np.ndarray
+    motion: np.ndarray  # ball speed, pixels per frame
     brightness: np.ndarray
 
 
@@ -75,14 +75,14 @@ def run_reading(model, reading: str, v: dict) -> ReadingResult:
         frames=out.frames[:, 0].numpy().astype(np.float32),
         noise_levels=out.noise_levels,
         position_error=B.position_error(out.frames, true_positions),
-        motion=B.motion_magnitude(out.frames, previous=context),
+        motion=B.ball_speed(out.frames, previous=context),
         brightness=B.mean_brightness(out.frames),
     )
 
 
 def truth(v: dict) -> Truth:
     context, frames, _ = B.reference_clip(v["n_frames"], v["seed"])
-    return Truth(frames[:, 0].numpy().astype(np.float32), B.motion_magnitude(frames, previous=context),
+    return Truth(frames[:, 0].numpy().astype(np.float32), B.ball_speed(frames, previous=context),
                  B.mean_brightness(frames))
 
 
@@ -102,5 +102,5 @@ def summary_line(results: list[ReadingResult]) -> str:
         within = np.nanmean(r.position_error[:HORIZON])
         late = np.nanmean(r.position_error[-HORIZON:])
         parts.append(f"{READING_LABELS[r.reading]}: position error {within:.1f} px in the first {HORIZON} "
-                     f"frames, {late:.1f} px in the last {HORIZON}; motion {np.nanmean(r.motion):.3f}")
+                     f"frames, {late:.1f} px in the last {HORIZON}; ball speed {np.nanmean(r.motion):.2f} px/frame")
     return "; ".join(parts) + "."

@@ -261,7 +261,7 @@ def quality_score(samples, dataset) -> dict:
       receives at least 20% of its fair share, i.e. at least 0.2 * n / 8 samples (true data gives
       each mode about n / 8).
     * ``off_mode_fraction``: the fraction of samples farther than 3 sigma from every mode
-      (about 0.01 for true samples of the Gaussian mixtures).
+      (at most about 0.01 for true samples).
     * ``mean_log_density``: the mean of log p_data(sample), higher is better; true samples score
       about minus the entropy of the data. Samples between modes pull it down strongly.
     * ``energy_distance``: see ``energy_distance``; lower is better.
@@ -271,6 +271,8 @@ def quality_score(samples, dataset) -> dict:
     """
     data = _resolve(dataset)
     x = _as_points(samples)
+    if len(x) == 0:
+        raise ValueError("samples must hold at least one point, got shape (0, 2)")
     finite = torch.isfinite(x).all(dim=1)
     modes = assign_modes(x[finite], data)
     counts = torch.bincount(modes[modes >= 0], minlength=N_MODES)

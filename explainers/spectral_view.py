@@ -192,3 +192,21 @@ def gan_config(values: dict):
 def mode_summary(modes: dict[str, str]) -> str:
     on = [f"{layer}={MODE_LABELS[m]}" for layer, m in modes.items() if m != "off"]
     return ", ".join(on) if on else "all off"
+
+
+def compare_line(modes: dict[str, str], sig_before: dict, sig_after: dict, bound_before, bound_after) -> str:
+    """A (the chosen modes) against B (every layer off), in one line."""
+    changed = [f"{layer} σ {sig_before[layer]:.2f} → {sig_after[layer]:.2f}" for layer, m in modes.items() if m != "off"]
+    if not changed:
+        return "every layer is off, so A (these modes) and B (all off) are the same network."
+    line = f"A = {mode_summary(modes)} against B = all off: " + ", ".join(changed)
+    if bound_before is not None:
+        line += f"; Lipschitz bound {bound_after:.3g} (A) against {bound_before:.3g} (B)"
+    return line + "."
+
+
+def runs_line(a: dict, b: dict) -> str:
+    """The last two training runs of this session, in one line."""
+    return (f"run {a['run']} ({a['modes']}) against run {b['run']} ({b['modes']}): mode coverage "
+            f"{a['mode coverage']:.2f} vs {b['mode coverage']:.2f}, max D Lipschitz bound "
+            f"{a['max D Lipschitz bound']:.3g} vs {b['max D Lipschitz bound']:.3g}.")

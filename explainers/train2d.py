@@ -41,7 +41,7 @@ class TrainConfig:
     lr: float = 2e-3
     warmup: int = 500
     ema_decay: float = 0.999
-    hidden: int = 96
+    hidden: int = 64
 
 
 def sample_log_snr(n: int, generator: torch.Generator) -> torch.Tensor:

@@ -10,6 +10,8 @@ from explainers.prose import backward_init as text
 
 ui.fix_first_run_mode()
 PAGE = "backward_noise_init"
+ui.start_figures(PAGE)
+room_notices = ui.classroom(PAGE, V.PARAMS)
 device, device_text = ui.device_info()
 
 
@@ -35,9 +37,10 @@ def training_start(key: tuple, device: str) -> dict:
 
 st.title("Backward noise initialization: what is t in Eq. 1?")
 st.markdown(text.SUMMARY)
+ui.lesson_panel(PAGE)
 
 P = V.PARAM
-notices = ui.url_notices(PAGE, V.PARAMS)
+notices = ui.url_notices(PAGE, V.PARAMS) + room_notices
 with st.sidebar:
     st.header("Rollout")
     reading = ui.widget(P["reading"])
@@ -109,7 +112,7 @@ st.subheader("3 · What goes wrong over a long rollout")
 frame_axis = np.arange(n_frames)
 panels = [
     ("position error vs true ball (px)", [(label[r.reading], r.position_error) for r in results]),
-    ("motion |frame n − frame n−1|", [(label[r.reading], r.motion) for r in results] + [("true video", truth.motion)]),
+    ("ball speed (px per frame)", [(label[r.reading], r.motion) for r in results] + [("true video", truth.motion)]),
     ("mean brightness", [(label[r.reading], r.brightness) for r in results] + [("true video", truth.brightness)]),
 ]
 ui.figure(F.per_frame_curves(frame_axis, panels, V.HORIZON),
@@ -136,6 +139,7 @@ ui.figure(F.image_grid([
     "Re-noising keeps the rollout's own (possibly drifted) content visible under the noise, so the student "
     "learns to repair its own errors; from pure noise only the context says where the ball is.")
 
+ui.share_and_export(PAGE, extra={"frames.gif": gif})
 st.subheader("Common misconceptions")
 for claim, truth_text in text.MISCONCEPTIONS:
     with st.expander(claim):

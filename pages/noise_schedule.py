@@ -10,6 +10,8 @@ from explainers.prose import schedule as text
 
 ui.fix_first_run_mode()
 PAGE = "noise_schedule"
+ui.start_figures(PAGE)
+room_notices = ui.classroom(PAGE, V.PARAMS)
 
 
 @st.cache_resource(show_spinner="Loading the 2D denoiser…")
@@ -40,10 +42,11 @@ timer = ui.Timer()
 
 st.title("VP noise schedules")
 st.markdown(text.SUMMARY)
+ui.lesson_panel(PAGE)
 
 # ---- controls -------------------------------------------------------------------------------
 P = V.PARAM
-notices = ui.url_notices(PAGE, V.PARAMS)
+notices = ui.url_notices(PAGE, V.PARAMS) + room_notices
 
 with st.sidebar:
     st.header("Schedule")
@@ -208,6 +211,8 @@ def reverse_generation(built, values):
               f"schedule, over the true density (grey). Move 'Reverse step shown' to replay the trajectory.")
     rows = [{"schedule": g.schedule, **{k: round(float(x), 3) for k, x in g.score.items()}} for g in gens]
     st.dataframe(rows, hide_index=True)
+    if len(gens) >= 2:
+        st.markdown(f"**A/B:** {V.compare_line(gens)}")
     st.caption("Sample quality against the true data: higher mode coverage and mean log-density are "
                "better; lower energy distance is better.")
     ui.cost_readout(device_text, ftimer)
@@ -215,7 +220,8 @@ def reverse_generation(built, values):
 
 reverse_generation(built, values)
 
-# ---- misconceptions and cost ----------------------------------------------------------------
+# ---- misconceptions, sharing and cost --------------------------------------------------------
+ui.share_and_export(PAGE)
 st.subheader("Common misconceptions")
 for claim, truth in text.MISCONCEPTIONS:
     with st.expander(claim):

@@ -12,6 +12,8 @@ from explainers.prose import spectral as text
 
 ui.fix_first_run_mode()
 PAGE = "spectral_norm"
+ui.start_figures(PAGE)
+room_notices = ui.classroom(PAGE, V.PARAMS)
 TRAIN_BUDGET_S = 30.0  # a live run stops itself after this long, so one student cannot hog the server
 device, device_text = ui.device_info()
 
@@ -31,9 +33,10 @@ def conv_norms_cached(key: tuple, n_iter: int, threshold: float, seed: int, devi
 
 st.title("Optional spectral normalization, layer by layer")
 st.markdown(text.SUMMARY)
+ui.lesson_panel(PAGE)
 
 P = V.PARAM
-notices = ui.url_notices(PAGE, V.PARAMS)
+notices = ui.url_notices(PAGE, V.PARAMS) + room_notices
 with st.sidebar:
     st.header("Network")
     model = ui.widget(P["model"])
@@ -111,6 +114,7 @@ with c2:
         st.metric("Lipschitz bound, raw", f"{bound_before:.3g}")
         st.metric("Lipschitz bound, with these modes", f"{bound_after:.3g}")
         st.caption(f"{bound_after / bound_before:.2g} × the raw bound. {note}")
+st.markdown(f"**A/B:** {V.compare_line(modes, sig_before, sig_after, bound_before, bound_after)}")
 
 # ---- 4. conv layers ------------------------------------------------------------------------------------
 st.subheader("4 · Convolutions: SN's σ is not the operator norm")
@@ -210,7 +214,10 @@ else:
     if st.session_state.get("_gan_runs"):
         st.markdown("**Run history (this session)**")
         st.dataframe(st.session_state["_gan_runs"], hide_index=True)
+        if len(st.session_state["_gan_runs"]) >= 2:
+            st.markdown(f"**A/B:** {V.runs_line(*st.session_state['_gan_runs'][-2:])}")
 
+ui.share_and_export(PAGE)
 st.subheader("Common misconceptions")
 for claim, truth in text.MISCONCEPTIONS:
     with st.expander(claim):

@@ -60,7 +60,7 @@ def test_single_reading_and_switching_changes_frames():
 
 def test_sigma_init_near_zero_freezes_motion():
     at = run_page({"compare": "false", "reading": "temporal_index", "n_frames": "16", "sigma_init": "0.05"})
-    fig = figure(at, "motion |frame n − frame n−1|")
+    fig = figure(at, "ball speed (px per frame)")
     motion = {t["name"]: decoded(t["y"]) for t in fig["data"] if t.get("xaxis") == "x2"}
     assert np.nanmean(motion["t = frame index"][4:]) < 0.5 * np.nanmean(motion["true video"][4:])
 

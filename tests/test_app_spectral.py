@@ -79,13 +79,14 @@ def test_power_iteration_trace_approaches_exact_sigma_from_below():
 def test_short_training_run_fills_history_and_leaves_shared_model_untouched():
     at = run_page({"m_D.hidden1": "sn", "m_D.hidden2": "sn", "m_D.hidden3": "sn", "m_D.out": "sn",
                    "train_steps": "100"})
-    at.button[0].click().run()  # "Train"
+    train = next(b for b in at.button if b.label == "Train")
+    train.click().run()
     assert not at.exception, [e.value for e in at.exception]
     table = at.dataframe[0].value
     assert len(table) == 1 and table["steps"][0] == 100
     assert table["max D Lipschitz bound"][0] < 1.5
     first = decoded(figure(at, "D loss")["data"][0]["y"])
-    at.button[0].click().run()  # same seed and settings: same curves
+    next(b for b in at.button if b.label == "Train").click().run()  # same seed and settings: same curves
     second = decoded(figure(at, "D loss")["data"][0]["y"])
     np.testing.assert_array_equal(first, second)
     assert len(at.dataframe[0].value) == 2

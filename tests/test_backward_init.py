@@ -15,7 +15,6 @@ NAN = np.nan
 
 @pytest.fixture(scope="module")
 def model():
-    torch.set_num_threads(1)
     return load_frame_model()
 
 
@@ -223,3 +222,19 @@ def test_gif_decodes_to_the_frames():
     still = B.frames_to_gif(frames[:1].repeat(5, 1, 1, 1), fps=10)
     durations = [iio.immeta(still, index=i)["duration"] for i in range(len(iio.imread(still, index=None)))]
     assert sum(durations) == pytest.approx(500, abs=10)
+
+
+def test_training_is_seeded_and_its_checkpoint_loads(tmp_path):
+    from explainers.train_video import main, train_frame_model
+
+    a, info = train_frame_model(n_steps=3, seed=5, log_every=0, batch=4)
+    b, _ = train_frame_model(n_steps=3, seed=5, log_every=0, batch=4)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert len(info["losses"]) == 3 and np.isfinite(info["losses"]).all()
+    out = tmp_path / "frame_model.pt"
+    threads = torch.get_num_threads()
+    try:
+        assert main(["--steps", "2", "--seed", "1", "--out", str(out)]) == 0
+    finally:
+        torch.set_num_threads(threads)  # the CLI pins one thread; do not leak that into other tests
+    assert not load_frame_model(path=out).training

@@ -142,6 +142,8 @@ def test_bad_arguments_name_the_parameter():
         D.get_dataset("ring8").sample(0, torch.Generator())
     with pytest.raises(ValueError, match=r"x must have shape \(n, 2\)"):
         D.get_dataset("ring8").log_prob(torch.zeros(3))
+    with pytest.raises(ValueError, match="samples must hold at least one point"):
+        D.quality_score(torch.zeros(0, 2), "ring8")
 
 
 def test_numpy_input_is_accepted():

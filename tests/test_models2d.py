@@ -25,7 +25,7 @@ def one_torch_thread():
 COSINE = make_schedule("cosine", T=1000).alphas_cumprod
 
 
-def fixed_model(hidden: int = 96) -> Denoiser2D:
+def fixed_model(hidden: int = 64) -> Denoiser2D:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         return Denoiser2D(hidden=hidden).eval()

@@ -5,6 +5,7 @@ Only this package and the page scripts import streamlit; `explainers/` stays pur
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import contextmanager
 from typing import Iterable
@@ -59,7 +60,7 @@ def url_notices(page: str, params: Iterable[Param], extra_keys: Iterable[str] = 
     """Check the URL against the page's parameters once per session visit and keep the notices,
     because Streamlit drops invalid bound values from the URL after the first run."""
     query = {k: st.query_params.get_all(k) for k in st.query_params}
-    fresh = read_url(params, query, allowed_extra=extra_keys).notices
+    fresh = read_url(params, query, allowed_extra=(*CLASSROOM_KEYS, *extra_keys)).notices
     key = f"_url_notices_{page}"
     if fresh:
         st.session_state[key] = list(dict.fromkeys([*st.session_state.get(key, []), *fresh]))
@@ -77,10 +78,45 @@ def show_notices(page: str, notices: list[str]) -> None:
             st.rerun()
 
 
-def figure(fig, caption: str, key: str | None = None) -> None:
-    """A chart and the one-line text caption that says what it shows (and its key numbers)."""
-    st.plotly_chart(fig, width="stretch", key=key, config={"displaylogo": False})
-    st.caption(caption)
+def start_figures(page: str) -> None:
+    """Forget the figures of the previous run; ui.figure registers this run's for the figure pack."""
+    st.session_state[f"_figures_{page}"] = {}
+    st.session_state["_current_page"] = page
+
+
+def _figure_name(fig, caption: str) -> str:
+    title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else None
+    if not title and fig.layout.annotations:
+        title = " / ".join(a.text for a in fig.layout.annotations if a.text)[:60]
+    return title or caption[:60]
+
+
+def figure(fig, caption: str, key: str | None = None, page: str | None = None) -> None:
+    """A chart, the one-line text caption that says what it shows (with its key numbers), and an
+    Export menu: the figure's data as CSV, and the figure as PNG or SVG."""
+    from explainers.exports import figure_csv, figure_image, slug
+
+    present = st.session_state.get("_present", False)
+    if present:
+        fig.update_layout(height=int((fig.layout.height or 340) * PRESENT_SCALE), font=dict(size=20))
+    name = _figure_name(fig, caption)
+    # Streamlit's chart theme sets its own small fonts; the presenter view keeps Plotly's, enlarged.
+    st.plotly_chart(fig, width="stretch", key=key, theme=None if present else "streamlit", config={"displaylogo": False, "toImageButtonOptions": {
+        "format": "png", "filename": slug(name), "scale": 2}})
+    c1, c2 = st.columns([5, 1], vertical_alignment="top")
+    c1.caption(caption)
+    with c2.popover("Export", icon=":material/download:"):
+        stem = slug(name)
+        st.download_button("Data (CSV)", data=lambda: figure_csv(fig), file_name=f"{stem}.csv", mime="text/csv",
+                           on_click="ignore", key=f"_csv_{stem}_{key}")
+        st.download_button("Image (PNG)", data=lambda: figure_image(fig, "png"), file_name=f"{stem}.png",
+                           mime="image/png", on_click="ignore", key=f"_png_{stem}_{key}")
+        st.download_button("Image (SVG)", data=lambda: figure_image(fig, "svg"), file_name=f"{stem}.svg",
+                           mime="image/svg+xml", on_click="ignore", key=f"_svg_{stem}_{key}")
+    if page is None:
+        page = st.session_state.get("_current_page")
+    if page:
+        st.session_state.setdefault(f"_figures_{page}", {})[name] = (name, fig, caption)
 
 
 class Timer:
@@ -103,3 +139,140 @@ class Timer:
 def cost_readout(device_text: str, timer: Timer) -> None:
     parts = ", ".join(f"{name} {ms:.1f} ms" for name, ms in timer.parts.items())
     st.caption(f"Cost of the last computation: {timer.total_ms:.1f} ms on {device_text} ({parts}).")
+
+
+# ---------------------------------------------------------------------------------------------
+# Classroom: guided lessons, presenter view, share link, exports
+# ---------------------------------------------------------------------------------------------
+
+CLASSROOM_KEYS = ("lesson", "present", "hide")
+PRESENT_SCALE = 1.35  # figures grow by this much in presenter view
+
+
+def _query_value(key: str) -> str | None:
+    values = st.query_params.get_all(key)
+    return values[-1] if values else None
+
+
+def _apply_step(step, page_keys: set[str], only_missing: bool) -> None:
+    for key, value in step.params.items():
+        if key in page_keys and not (only_missing and key in st.query_params):
+            st.session_state[key] = list(value) if isinstance(value, tuple) else value
+
+
+def classroom(page: str, params: Iterable[Param]) -> list[str]:
+    """Read the page's classroom flags from the URL and set the page up for them.
+
+    ?lesson=K opens step K of the page's guided lesson (its controls set through session state, so
+    values written explicitly in the URL win on a fresh load); ?present=true enlarges text and figures
+    for a projector; ?hide=sidebar,T,... hides the sidebar or chosen controls. Returns notices for bad values.
+    """
+    from explainers.lessons import LESSONS
+
+    steps = LESSONS[page]
+    page_keys = {p.key for p in params}
+    notices = []
+    raw = _query_value("lesson")
+    step_no = 0
+    if raw is not None:
+        if raw.isdigit() and 1 <= int(raw) <= len(steps):
+            step_no = int(raw)
+        else:
+            notices.append(f"URL parameter 'lesson' must be a step number in [1, {len(steps)}]; got "
+                           f"'{raw[:40]}', so no lesson step is open.")
+    applied_key = f"_lesson_applied_{page}"
+    if step_no and st.session_state.get(applied_key) != step_no:
+        _apply_step(steps[step_no - 1], page_keys, only_missing=applied_key not in st.session_state)
+        st.session_state[applied_key] = step_no
+    st.session_state[f"_lesson_step_{page}"] = step_no
+
+    present_raw = _query_value("present")
+    present = present_raw is not None and present_raw.lower() in ("true", "1")
+    if present_raw is not None and present_raw.lower() not in ("true", "false", "1", "0"):
+        notices.append(f"URL parameter 'present' must be true or false; got '{present_raw[:40]}'.")
+    hidden = [h.strip() for h in (_query_value("hide") or "").split(",") if h.strip()]
+    bad = [h for h in hidden if h != "sidebar" and h not in page_keys]
+    if bad:
+        notices.append(f"URL parameter 'hide' names unknown controls: {', '.join(b[:40] for b in bad[:5])}; valid: "
+                       f"sidebar or a control key such as {', '.join(sorted(page_keys)[:6])}.")
+    st.session_state["_present"] = present
+    _presenter_css(present, [h for h in hidden if h not in bad])
+    return notices
+
+
+def _presenter_css(present: bool, hidden: list[str]) -> None:
+    rules = []
+    if present:
+        rules.append("html { font-size: 21px; } .stMainBlockContainer { max-width: 96vw; }")
+    for key in hidden:
+        if key == "sidebar":
+            rules.append('[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }')
+        else:
+            # Streamlit gives every keyed widget's container the class st-key-<key>, with characters other
+            # than letters, digits, _ and - replaced by -; keys were checked against the page's above.
+            css_class = "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
+            rules.append(f".{css_class} {{ display: none; }}")
+    if rules:
+        st.html(f"<style>{' '.join(rules)}</style>")
+
+
+def lesson_panel(page: str) -> None:
+    """The current lesson step at the top of the page, or a button that starts the lesson."""
+    from explainers.lessons import LESSONS
+
+    steps = LESSONS[page]
+    step_no = st.session_state.get(f"_lesson_step_{page}", 0)
+
+    def go(k: int) -> None:
+        if k == 0:
+            del st.query_params["lesson"]
+        else:
+            st.query_params["lesson"] = str(k)
+            page_keys = set(steps[k - 1].params)
+            _apply_step(steps[k - 1], page_keys, only_missing=False)
+            st.session_state[f"_lesson_applied_{page}"] = k
+
+    if not step_no:
+        st.sidebar.button(f"Start the guided lesson ({len(steps)} steps)", icon=":material/school:",
+                          on_click=go, args=(1,), key=f"_lesson_start_{page}")
+        return
+    step = steps[step_no - 1]
+    with st.container(border=True, key="lesson_panel"):
+        st.markdown(f"**Lesson · step {step_no} of {len(steps)}: {step.title}**")
+        st.markdown(step.notice)
+        st.markdown(f"**Question:** {step.question}")
+        with st.expander("Show the answer"):
+            st.markdown(step.answer)
+        c1, c2, c3, _ = st.columns([1, 1, 1, 3])
+        c1.button("Previous", icon=":material/arrow_back:", disabled=step_no == 1, on_click=go,
+                  args=(step_no - 1,), key=f"_lesson_prev_{page}")
+        c2.button("Next", icon=":material/arrow_forward:", disabled=step_no == len(steps), on_click=go,
+                  args=(step_no + 1,), key=f"_lesson_next_{page}", type="primary")
+        c3.button("End lesson", icon=":material/close:", on_click=go, args=(0,), key=f"_lesson_end_{page}")
+
+
+def current_link() -> str:
+    """The address of this exact view (page path and every URL value), to paste anywhere."""
+    from urllib.parse import urlencode, urlsplit
+
+    base = st.context.url or ""
+    parts = urlsplit(base)
+    pairs = [(k, v) for k in st.query_params for v in st.query_params.get_all(k)]
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{urlencode(pairs)}" if pairs else "")
+
+
+def share_and_export(page: str, extra: dict | None = None) -> None:
+    """'Copy link' for this view, and a one-click zip of every figure on the page (CSV, PNG, SVG)."""
+    from explainers.exports import figure_pack
+
+    figures = list(st.session_state.get(f"_figures_{page}", {}).values())
+    link = current_link()
+    with st.expander("Share this view and export its figures", icon=":material/share:"):
+        st.markdown("**Link to exactly this view** (copy with the icon on the right; students who open it see "
+                    "the same controls, figures and lesson step):")
+        st.code(link, language=None)
+        st.markdown("Presenter view of this link: add `&present=true`, and `&hide=sidebar` to hide the controls.")
+        st.download_button(
+            f"Download the figure pack ({len(figures)} figures: CSV + PNG + SVG, zip)",
+            data=lambda: figure_pack(figures, link=link, extra=extra), file_name=f"noise_lab_{page}.zip",
+            mime="application/zip", icon=":material/folder_zip:", key=f"_pack_{page}", on_click="ignore")

@@ -73,5 +73,5 @@ MISCONCEPTIONS = [
      "to recover from its own accumulated errors."),
     ("“Copying the previous frame (small σ_init) gives smoother, better video.”",
      "It gives frozen video: with little noise the model has nothing to change, so motion stagnates. "
-     "Watch the motion curve drop towards zero as σ_init goes to 0."),
+     "Watch the ball-speed curve drop towards zero as σ_init goes to 0."),
 ]
