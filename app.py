@@ -46,7 +46,7 @@ st.set_page_config(page_title="Noise Lab", page_icon=":material/blur_on:", layou
 current = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), *pages])
 
 with st.sidebar:
-    st.caption(f"Device: **{ui.device_info()[1]}**")
+    st.caption(f"Device: **{ui.device_info(show_note=True)[1]}**")
     if current.url_path:
         ui.widget(SEED, st.sidebar)
 

@@ -23,14 +23,26 @@ def configure_threads(n_threads: int | None = None) -> int:
     return torch.get_num_threads()
 
 
-def pick_device(prefer: str | None = None) -> torch.device:
-    """CUDA when present (or asked for and present), else CPU. NOISE_LAB_DEVICE=cpu forces CPU."""
-    prefer = prefer or os.environ.get("NOISE_LAB_DEVICE")
+def pick_device(prefer: str | None = None) -> tuple[torch.device, str | None]:
+    """CUDA when present, else CPU; and a notice when what was asked for cannot be had.
+
+    NOISE_LAB_DEVICE=cpu forces the CPU; NOISE_LAB_DEVICE=cuda on a machine without CUDA falls
+    back to the CPU with a notice instead of failing.
+    """
+    prefer = (prefer or os.environ.get("NOISE_LAB_DEVICE") or "auto").lower()
+    if prefer not in ("auto", "cpu", "cuda"):
+        return torch.device("cpu"), f"NOISE_LAB_DEVICE must be auto, cpu or cuda; got {prefer!r}, so the CPU is used."
     if prefer == "cpu":
-        return torch.device("cpu")
+        return torch.device("cpu"), None
     if torch.cuda.is_available():
-        return torch.device("cuda")
-    return torch.device("cpu")
+        return torch.device("cuda"), None
+    note = "CUDA was asked for but is not available here, so everything runs on the CPU." if prefer == "cuda" else None
+    return torch.device("cpu"), note
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """True for a CUDA out-of-memory error (the one failure that a CPU retry fixes)."""
+    return isinstance(err, torch.cuda.OutOfMemoryError) or "CUDA out of memory" in str(err)
 
 
 def describe(device: torch.device) -> str:

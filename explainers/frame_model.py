@@ -112,7 +112,9 @@ def load_frame_model(device: str | torch.device = "cpu", path: str | Path | None
     Raises CheckpointError naming the file and the command that rebuilds it when the file is
     missing or is not a frame-model checkpoint.
     """
-    path = Path(path) if path is not None else CHECKPOINT
+    from explainers.paths import checkpoint_dir
+
+    path = Path(path) if path is not None else checkpoint_dir() / CHECKPOINT.name
     if not path.is_file():
         raise CheckpointError(f"frame model checkpoint not found: {path}. Rebuild it with `{RETRAIN_HINT}`.")
     try:

@@ -23,7 +23,6 @@ from torch import nn
 from torch.nn import functional as F
 
 LOG_SNR_CLIP = 20.0  # log-SNR is clipped to [-20, 20]: covers abar from 2e-9 to 1 - 2e-9, and +-inf
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 
 
 class Denoiser2D(nn.Module):
@@ -79,7 +78,9 @@ class Denoiser2D(nn.Module):
 
 
 def checkpoint_path(dataset: str) -> Path:
-    return CHECKPOINT_DIR / f"denoiser2d_{dataset}.pt"
+    from explainers.paths import checkpoint_dir
+
+    return checkpoint_dir() / f"denoiser2d_{dataset}.pt"
 
 
 def rebuild_command(dataset: str) -> str:

@@ -26,7 +26,7 @@ import torch
 from torch.nn import functional as F
 
 from explainers.data2d import DATASETS, get_dataset, quality_score
-from explainers.models import CHECKPOINT_DIR, LOG_SNR_CLIP, Denoiser2D, checkpoint_path
+from explainers.models import LOG_SNR_CLIP, Denoiser2D, checkpoint_path
 
 
 # Adam steps per dataset: the checkerboard's sharp edges take twice as long to learn.
@@ -145,8 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=TrainConfig.batch_size)
     parser.add_argument("--hidden", type=int, default=TrainConfig.hidden)
-    parser.add_argument("--out-dir", type=Path, default=CHECKPOINT_DIR,
-                        help="where denoiser2d_<dataset>.pt is written (default: explainers/checkpoints)")
+    parser.add_argument("--out-dir", type=Path, default=None,
+                        help="where denoiser2d_<dataset>.pt is written (default: where load_denoiser2d reads, "
+                             "explainers/checkpoints or $NOISE_LAB_CHECKPOINTS)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     args = parser.parse_args(argv)
     if args.steps is not None and args.steps < 1:
@@ -158,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         steps = args.steps or DEFAULT_STEPS[name]
         model = train_denoiser2d(name, steps, args.seed, config,
                                  progress=lambda step, loss: print(f"  {name} step {step:6d}  loss {loss:.4f}"))
-        path = args.out_dir / checkpoint_path(name).name
+        path = checkpoint_path(name) if args.out_dir is None else args.out_dir / checkpoint_path(name).name
         save_checkpoint(model, path)
         print(f"{name}: trained {steps} steps in {time.perf_counter() - start:.1f} s -> {path} "
               f"({path.stat().st_size / 1024:.0f} KiB)")

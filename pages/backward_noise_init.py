@@ -79,7 +79,7 @@ timer = ui.Timer()
 readings = V.reading_list(values)
 try:
     with timer.part("rollouts"):
-        results = [reading_result(r, base_key, device) for r in readings]
+        results = [ui.on_device(lambda d, r=r: reading_result(r, base_key, d), device) for r in readings]
         truth = V.truth(values)
 except (FileNotFoundError, RuntimeError) as err:
     st.error(str(err), icon=":material/error:")

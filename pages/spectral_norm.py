@@ -183,8 +183,8 @@ else:
                                   f"D Lipschitz bound {record['d_lipschitz_bound']:.3g}")
 
         with timer.part("training"):
-            history = train_gan(V.gan_config(values), seed, train_steps, callback=report,
-                                time_budget_s=TRAIN_BUDGET_S, device=device)
+            history = ui.on_device(lambda d: train_gan(V.gan_config(values), seed, train_steps, callback=report,
+                                                       time_budget_s=TRAIN_BUDGET_S, device=d), device)
         st.session_state.pop("_gan_partial", None)
         progress.empty()
         finish(V.mode_summary(modes), history)

@@ -95,7 +95,7 @@ def test_ring8_samples_cover_every_mode_with_any_schedule():
 
 
 def test_missing_checkpoint_names_the_file_and_the_command(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "CHECKPOINT_DIR", tmp_path)
+    monkeypatch.setenv("NOISE_LAB_CHECKPOINTS", str(tmp_path))
     with pytest.raises(FileNotFoundError) as err:
         load_denoiser2d("moons")
     assert "denoiser2d_moons.pt" in str(err.value)
@@ -103,7 +103,7 @@ def test_missing_checkpoint_names_the_file_and_the_command(tmp_path, monkeypatch
 
 
 def test_corrupt_checkpoint_names_the_file_and_the_command(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "CHECKPOINT_DIR", tmp_path)
+    monkeypatch.setenv("NOISE_LAB_CHECKPOINTS", str(tmp_path))
     (tmp_path / "denoiser2d_ring8.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(RuntimeError, match=r"denoiser2d_ring8\.pt.*python -m explainers\.train toy2d --dataset ring8"):
         load_denoiser2d("ring8")
@@ -130,14 +130,14 @@ def test_training_is_deterministic_given_the_seed():
 def test_train_command_writes_a_loadable_checkpoint(tmp_path, monkeypatch, capsys):
     from explainers import train
 
+    monkeypatch.setenv("NOISE_LAB_CHECKPOINTS", str(tmp_path))  # written where the loader reads
     threads = torch.get_num_threads()
     try:
         assert train.main(["toy2d", "--dataset", "checkerboard", "--steps", "10", "--batch-size", "32",
-                           "--hidden", "16", "--out-dir", str(tmp_path)]) == 0
+                           "--hidden", "16"]) == 0
     finally:
         torch.set_num_threads(threads)
     assert "mode_coverage" in capsys.readouterr().out
-    monkeypatch.setattr(models, "CHECKPOINT_DIR", tmp_path)
     model = load_denoiser2d("checkerboard")
     assert model.hidden1.in_features == 16
     assert np.isfinite(model(torch.zeros(3, 2), 0.0).numpy()).all()

@@ -15,13 +15,35 @@ import streamlit as st
 from explainers.state import Param, read_url
 
 @st.cache_resource
-def device_info() -> tuple[str, str]:
+def _device_choice() -> tuple[str, str, str | None]:
     """Chosen once per server process: torch threads first, then the device."""
     from explainers import device as dev
 
     dev.configure_threads()
-    device = dev.pick_device()
-    return str(device), dev.describe(device)
+    device, note = dev.pick_device()
+    return str(device), dev.describe(device), note
+
+
+def device_info(show_note: bool = False) -> tuple[str, str]:
+    """(device name for torch, human description); the sidebar shows the fallback notice, if any."""
+    device, text, note = _device_choice()
+    if note and show_note:
+        st.sidebar.warning(note, icon=":material/memory:")
+    return device, text
+
+
+def on_device(compute, device: str):
+    """Run compute(device); if the GPU runs out of memory, say so and run it again on the CPU."""
+    from explainers.device import is_out_of_memory
+
+    try:
+        return compute(device)
+    except RuntimeError as err:
+        if device == "cpu" or not is_out_of_memory(err):
+            raise
+        st.warning("The GPU ran out of memory for this view, so it was computed on the CPU instead.",
+                   icon=":material/memory:")
+        return compute("cpu")
 
 
 LEVEL_HELP = "Easy: an analogy. Moderate: the intuition. Hard: the equations."
