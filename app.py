@@ -42,7 +42,8 @@ def home() -> None:
 available = [e for e in EXPLAINERS if (Path(__file__).parent / e[0]).exists()]
 pages = [st.Page(f, url_path=u, title=t, icon=i) for f, u, t, i, _ in available]
 
-st.set_page_config(page_title="Noise Lab", page_icon=":material/blur_on:", layout="wide")
+# A local favicon: a Material icon here would be fetched from Google at every page load.
+st.set_page_config(page_title="Noise Lab", page_icon=str(Path(__file__).parent / "ui" / "favicon.png"), layout="wide")
 current = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), *pages])
 
 with st.sidebar:

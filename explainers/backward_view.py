@@ -30,9 +30,15 @@ PARAMS = (
 PARAM = {p.key: p for p in PARAMS}
 
 
+def window_length(n_frames: int) -> int:
+    """Training windows are HORIZON frames long, shorter when the rollout has fewer frames after the
+    two it needs as context."""
+    return min(HORIZON, n_frames - 2)
+
+
 def dependent_params(n_frames: int, steps: int) -> dict[str, Param]:
-    """window_start must leave HORIZON frames of the rollout; train_step must name a step."""
-    high = max(2, n_frames - HORIZON)
+    """window_start must leave a whole window of the rollout; train_step must name a step."""
+    high = n_frames - window_length(n_frames)
     return {
         "window_start": PARAM["window_start"].with_range(2, high, default=min(16, high)),
         "train_step": PARAM["train_step"].with_range(0, steps - 1, default=min(1, steps - 1)),
@@ -91,7 +97,8 @@ def training_start(model, rollout_frames: np.ndarray, v: dict) -> dict:
     denoising-step level with Eq. 1, next to a start from pure noise (numpy, (HORIZON, 32, 32))."""
     sigmas = B.shifted_sigmas(v["steps"], v["shift"])
     frames = torch.as_tensor(rollout_frames)[:, None]
-    out = B.training_window(model, frames, v["window_start"], HORIZON, float(sigmas[v["train_step"]]), v["seed"])
+    out = B.training_window(model, frames, v["window_start"], window_length(v["n_frames"]),
+                            float(sigmas[v["train_step"]]), v["seed"])
     return {k: (val[:, 0].numpy() if isinstance(val, torch.Tensor) else val) for k, val in out.items()}
 
 

@@ -50,11 +50,12 @@ PARAM = {p.key: p for p in PARAMS}
 
 
 def dependent_params(T: int, steps: int) -> dict[str, Param]:
-    """Parameters whose valid range depends on others: t in [0, T-1], steps <= T, step <= steps."""
-    steps = min(steps, T)
+    """Parameters whose valid range depends on others: t in [0, T-1], steps <= min(T, 1000), step <= steps."""
+    max_steps = min(T, int(PARAM["steps"].high))
+    steps = min(steps, max_steps)
     return {
         "t": PARAM["t"].with_range(0, T - 1, default=min(499, T - 1)),
-        "steps": PARAM["steps"].with_range(1, T),
+        "steps": PARAM["steps"].with_range(1, max_steps),
         "step": PARAM["step"].with_range(0, steps, default=steps),
     }
 

@@ -128,14 +128,14 @@ with c2:
 train_key = tuple(sorted({**dict(base_key), "window_start": window_start, "train_step": train_step}.items()))
 with timer.part("training window"):
     tw = training_start(train_key, device)
-ids = [f"n={window_start + i}" for i in range(V.HORIZON)]
+ids = [f"n={window_start + i}" for i in range(V.window_length(n_frames))]
 ui.figure(F.image_grid([
     ("the student's own rollout (clean)", tw["clean"]),
     (f"Eq. 1: re-noised to σ = {tw['sigma']:.4f} (what Self-Forcing++ trains from)", tw["renoised"]),
     ("the model's one-step prediction from it", tw["x0_hat_renoised"]),
     ("pure noise start (σ = 1)", tw["pure_noise"]),
     ("the model's one-step prediction from pure noise", tw["x0_hat_pure_noise"]),
-], col_labels=ids), f"A window of {V.HORIZON} frames starting at frame {window_start} of the denoising-step rollout. "
+], col_labels=ids), f"A window of {len(ids)} frames starting at frame {window_start} of the denoising-step rollout. "
     "Re-noising keeps the rollout's own (possibly drifted) content visible under the noise, so the student "
     "learns to repair its own errors; from pure noise only the context says where the ball is.")
 

@@ -150,7 +150,7 @@ else:
         lr = ui.widget(P["lr"])
     with c3:
         st.write("")
-        start = st.button("Train", type="primary", icon=":material/play_arrow:")
+        start = st.button("Train", icon=":material/play_arrow:")
     values = {**{V.mode_key(k): m for k, m in modes.items()}, "n_iter": n_iter, "threshold": threshold, "lr": lr}
     from explainers.spectral_training import history_from_records, train_gan
 

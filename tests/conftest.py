@@ -12,6 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from explainers.device import configure_threads
+
+# One torch thread per test process: on this 2-core machine more threads only fight each other.
+configure_threads(1)
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = os.environ.get("NOISE_LAB_CHROMIUM", "/usr/bin/chromium")
@@ -29,14 +34,14 @@ def free_port() -> int:
 class Server:
     """A freshly started `streamlit run app.py` on a free localhost port."""
 
-    def __init__(self, env: dict | None = None):
-        self.port = free_port()
+    def __init__(self, env: dict | None = None, args: list[str] | None = None, port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = (ARTIFACTS / f"server-{self.port}.log")
         ARTIFACTS.mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
+             "--server.address", "127.0.0.1", "--server.headless", "true", *(args or [])],
             cwd=ROOT, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
         )

@@ -72,6 +72,10 @@ def widget(p: Param, where=st, **overrides):
         return where.selectbox(p.label, p.choices, index=p.choices.index(p.default), **kw)
     if p.kind == "bool":
         return where.toggle(p.label, value=p.default, **kw)
+    if p.kind in ("int", "float") and p.low == p.high:
+        # A range that another control narrowed to one value: say so instead of a slider that can't move.
+        where.caption(f"{p.label}: {p.format(p.low)} (the only value possible with the current settings)")
+        return int(p.low) if p.kind == "int" else float(p.low)
     if p.kind == "int":
         return where.slider(p.label, int(p.low), int(p.high), int(p.default), int(p.step or 1), **kw)
     kw.setdefault("format", "%g")
@@ -234,8 +238,9 @@ def _presenter_css(present: bool, hidden: list[str]) -> None:
             # than letters, digits, _ and - replaced by -; keys were checked against the page's above.
             css_class = "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key.strip())
             rules.append(f".{css_class} {{ display: none; }}")
-    if rules:
-        st.html(f"<style>{' '.join(rules)}</style>")
+    # Captions carry each figure's key numbers, so they get full text contrast in both themes.
+    rules.append('[data-testid="stCaptionContainer"] { color: inherit; opacity: 0.92; }')
+    st.html(f"<style>{' '.join(rules)}</style>")
 
 
 def lesson_panel(page: str) -> None:
@@ -269,7 +274,7 @@ def lesson_panel(page: str) -> None:
         c1.button("Previous", icon=":material/arrow_back:", disabled=step_no == 1, on_click=go,
                   args=(step_no - 1,), key=f"_lesson_prev_{page}")
         c2.button("Next", icon=":material/arrow_forward:", disabled=step_no == len(steps), on_click=go,
-                  args=(step_no + 1,), key=f"_lesson_next_{page}", type="primary")
+                  args=(step_no + 1,), key=f"_lesson_next_{page}")
         c3.button("End lesson", icon=":material/close:", on_click=go, args=(0,), key=f"_lesson_end_{page}")
 
 
