@@ -201,7 +201,7 @@ def classroom(page: str, params: Iterable[Param]) -> list[str]:
     raw = _query_value("lesson")
     step_no = 0
     if raw is not None:
-        if raw.isdigit() and 1 <= int(raw) <= len(steps):
+        if raw.isascii() and raw.isdigit() and len(raw) <= 4 and 1 <= int(raw) <= len(steps):
             step_no = int(raw)
         else:
             notices.append(f"URL parameter 'lesson' must be a step number in [1, {len(steps)}]; got "
