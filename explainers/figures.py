@@ -214,7 +214,7 @@ def _tile(frames: np.ndarray, gap: int = 2, fill: float = 1.0) -> np.ndarray:
 
 def frame_strips(rows: Sequence[tuple[str, np.ndarray]], frame_ids: Sequence[int]) -> go.Figure:
     """One strip of frames per row (e.g. per reading), the same frame indices in every row."""
-    fig = make_subplots(rows=len(rows), cols=1, subplot_titles=[t for t, _ in rows], vertical_spacing=0.16)
+    fig = make_subplots(rows=len(rows), cols=1, subplot_titles=[t for t, _ in rows], vertical_spacing=0.24)
     for i, (_, frames) in enumerate(rows, start=1):
         fig.add_trace(go.Heatmap(z=f32(_tile(frames[list(frame_ids)])[::-1]), colorscale="gray", zmin=-1, zmax=1,
                                  showscale=False, hoverinfo="skip"), i, 1)
@@ -222,7 +222,7 @@ def frame_strips(rows: Sequence[tuple[str, np.ndarray]], frame_ids: Sequence[int
         w = frames.shape[2] + 2
         fig.update_xaxes(tickvals=[w * j + w / 2 - 1 for j in range(len(frame_ids))],
                          ticktext=[f"n={n}" for n in frame_ids], row=i, col=1)
-    return _layout(fig, height=170 * len(rows) + 60)
+    return _layout(fig, height=190 * len(rows) + 60)
 
 
 def frames_animation(rows: Sequence[tuple[str, np.ndarray]], fps: float = 6.0) -> go.Figure:

@@ -8,11 +8,7 @@ from explainers import backward_view as V
 from explainers import figures as F
 from explainers.prose import backward_init as text
 
-ui.fix_first_run_mode()
 PAGE = "backward_noise_init"
-ui.start_figures(PAGE)
-room_notices = ui.classroom(PAGE, V.PARAMS)
-device, device_text = ui.device_info()
 
 
 @st.cache_resource(show_spinner="Loading the frame model…")
@@ -35,12 +31,9 @@ def training_start(key: tuple, device: str) -> dict:
     return V.training_start(shared_model(device), rollout.frames, v)
 
 
-st.title("Backward noise initialization: what is t in Eq. 1?")
-st.markdown(text.SUMMARY)
-ui.lesson_panel(PAGE)
-
+device, device_text, notices = ui.page_start(PAGE, V.PARAMS, "Backward noise initialization: what is t in Eq. 1?",
+                                             text.SUMMARY)
 P = V.PARAM
-notices = ui.url_notices(PAGE, V.PARAMS) + room_notices
 with st.sidebar:
     st.header("Rollout")
     reading = ui.widget(P["reading"])
@@ -54,8 +47,7 @@ with st.sidebar:
     form = ui.widget(P["form"], help="flow: x = (1 − σ) x̂₀ + σ ε (Wan-style flow matching); vp: the same re-noising "
                      "written as √ᾱ x̂₀ + √(1 − ᾱ) ε. Both give the same frames up to rounding.")
 
-level = st.segmented_control(V.LEVEL.label, ("Easy", "Moderate", "Hard"), default=V.LEVEL.default, key="level",
-                             bind="query-params", help=ui.LEVEL_HELP) or V.LEVEL.default
+level = ui.level_selector()
 ui.show_notices(PAGE, notices)
 values = {p.key: st.session_state.get(p.key, p.default) for p in V.PARAMS}
 values.update(reading=reading, compare=compare, n_frames=n_frames, steps=steps, shift=shift,
@@ -71,8 +63,7 @@ with st.container(border=True):
     st.markdown(text.EQ1[reading][1])
     st.markdown(text.WHICH_READING)
 
-with st.container(border=True):
-    st.markdown(text.HARD_TEXT if level == "Hard" else text.EXPLANATION[level])
+ui.explanation(level, text)
 
 # ---- run ---------------------------------------------------------------------------------------
 timer = ui.Timer()
@@ -140,8 +131,5 @@ ui.figure(F.image_grid([
     "learns to repair its own errors; from pure noise only the context says where the ball is.")
 
 ui.share_and_export(PAGE, extra={"frames.gif": gif})
-st.subheader("Common misconceptions")
-for claim, truth_text in text.MISCONCEPTIONS:
-    with st.expander(claim):
-        st.markdown(truth_text)
+ui.misconceptions(text)
 ui.cost_readout(device_text, timer)

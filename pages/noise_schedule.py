@@ -8,10 +8,7 @@ from explainers import figures as F
 from explainers import schedule_view as V
 from explainers.prose import schedule as text
 
-ui.fix_first_run_mode()
 PAGE = "noise_schedule"
-ui.start_figures(PAGE)
-room_notices = ui.classroom(PAGE, V.PARAMS)
 
 
 @st.cache_resource(show_spinner="Loading the 2D denoiser…")
@@ -37,16 +34,11 @@ def generation(schedule_key: tuple, values: dict, device: str) -> V.Generation:
                       values["steps"], values["eta"], values["seed"], device=device)
 
 
-device, device_text = ui.device_info()
+device, device_text, notices = ui.page_start(PAGE, V.PARAMS, "VP noise schedules", text.SUMMARY)
 timer = ui.Timer()
-
-st.title("VP noise schedules")
-st.markdown(text.SUMMARY)
-ui.lesson_panel(PAGE)
 
 # ---- controls -------------------------------------------------------------------------------
 P = V.PARAM
-notices = ui.url_notices(PAGE, V.PARAMS) + room_notices
 
 with st.sidebar:
     st.header("Schedule")
@@ -74,8 +66,7 @@ values["schedule"] = tuple(names) or P["schedule"].default
 if not names:
     notices = [*notices, "Pick at least one schedule; showing the default (cosine)."]
 
-level = st.segmented_control(V.LEVEL.label, V.LEVELS, default=V.LEVEL.default, key="level",
-                             bind="query-params", help=ui.LEVEL_HELP) or V.LEVEL.default
+level = ui.level_selector()
 ui.show_notices(PAGE, notices)
 
 with timer.part("schedules"):
@@ -89,13 +80,7 @@ primary = built[0]
 t_axis = np.arange(T)
 
 # ---- explanation ----------------------------------------------------------------------------
-with st.container(border=True):
-    if level == "Hard":
-        for eq in text.LATEX:
-            st.latex(eq)
-        st.markdown(text.HARD_TEXT)
-    else:
-        st.markdown(text.EXPLANATION[level])
+ui.explanation(level, text)
 
 # ---- figures 1-3: the schedule itself --------------------------------------------------------
 st.subheader("1 · The schedule: β_t and ᾱ_t")
@@ -222,9 +207,6 @@ reverse_generation(built, values)
 
 # ---- misconceptions, sharing and cost --------------------------------------------------------
 ui.share_and_export(PAGE)
-st.subheader("Common misconceptions")
-for claim, truth in text.MISCONCEPTIONS:
-    with st.expander(claim):
-        st.markdown(truth)
+ui.misconceptions(text)
 
 ui.cost_readout(device_text, timer)

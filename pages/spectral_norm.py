@@ -10,12 +10,8 @@ from explainers import figures as F
 from explainers import spectral_view as V
 from explainers.prose import spectral as text
 
-ui.fix_first_run_mode()
 PAGE = "spectral_norm"
-ui.start_figures(PAGE)
-room_notices = ui.classroom(PAGE, V.PARAMS)
 TRAIN_BUDGET_S = 30.0  # a live run stops itself after this long, so one student cannot hog the server
-device, device_text = ui.device_info()
 
 
 @st.cache_resource(show_spinner="Loading the network…")
@@ -31,12 +27,9 @@ def conv_norms_cached(key: tuple, n_iter: int, threshold: float, seed: int, devi
     return V.conv_norms(V.normalized(base, modes, n_iter, threshold, seed))
 
 
-st.title("Optional spectral normalization, layer by layer")
-st.markdown(text.SUMMARY)
-ui.lesson_panel(PAGE)
-
+device, device_text, notices = ui.page_start(PAGE, V.PARAMS, "Optional spectral normalization, layer by layer",
+                                             text.SUMMARY)
 P = V.PARAM
-notices = ui.url_notices(PAGE, V.PARAMS) + room_notices
 with st.sidebar:
     st.header("Network")
     model = ui.widget(P["model"])
@@ -44,18 +37,11 @@ with st.sidebar:
     n_iter = ui.widget(P["n_iter"])
     threshold = ui.widget(P["threshold"])
 
-level = st.segmented_control(V.LEVEL.label, ("Easy", "Moderate", "Hard"), default=V.LEVEL.default, key="level",
-                             bind="query-params", help=ui.LEVEL_HELP) or V.LEVEL.default
+level = ui.level_selector()
 ui.show_notices(PAGE, notices)
 seed = st.session_state.get("seed", 0)
 
-with st.container(border=True):
-    if level == "Hard":
-        for eq in text.LATEX:
-            st.latex(eq)
-        st.markdown(text.HARD_TEXT)
-    else:
-        st.markdown(text.EXPLANATION[level])
+ui.explanation(level, text)
 
 # ---- per-layer toggles ------------------------------------------------------------------------
 st.subheader("Normalization mode of each layer")
@@ -171,7 +157,8 @@ else:
                    icon=":material/stop_circle:")
     if start:
         progress = st.progress(0.0, text="Training…")
-        st.button("Stop", icon=":material/stop:", help="Stops the run; what was trained so far is kept.")
+        stop_slot = st.empty()
+        stop_slot.button("Stop", icon=":material/stop:", help="Stops the run; what was trained so far is kept.")
         partial = st.session_state["_gan_partial"] = {"label": V.mode_summary(modes), "records": [], "elapsed_s": 0.0}
         started = time.perf_counter()
 
@@ -187,6 +174,7 @@ else:
                                                        time_budget_s=TRAIN_BUDGET_S, device=d), device)
         st.session_state.pop("_gan_partial", None)
         progress.empty()
+        stop_slot.empty()
         finish(V.mode_summary(modes), history)
     if "_gan_last" in st.session_state:
         label, history = st.session_state["_gan_last"]
@@ -218,8 +206,5 @@ else:
             st.markdown(f"**A/B:** {V.runs_line(*st.session_state['_gan_runs'][-2:])}")
 
 ui.share_and_export(PAGE)
-st.subheader("Common misconceptions")
-for claim, truth in text.MISCONCEPTIONS:
-    with st.expander(claim):
-        st.markdown(truth)
+ui.misconceptions(text)
 ui.cost_readout(device_text, timer)

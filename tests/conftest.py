@@ -114,3 +114,23 @@ def wait_for_app(page, timeout_ms: int = 60_000) -> None:
             return
         page.wait_for_timeout(100)
     raise TimeoutError("the app kept running")
+
+
+def run_page_file(page: str, query: dict | None = None, timeout: float = 180):
+    """AppTest of one page file on its own (not through app.py: AppTest restarts Streamlit's multipage
+    detection on every run, and the first-run fix's rerun would swallow button clicks)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=timeout)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def chart_specs(at) -> list[dict]:
+    """The Plotly figures an AppTest run drew, as JSON dicts."""
+    import json
+
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]

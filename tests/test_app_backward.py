@@ -6,18 +6,14 @@ import json
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from conftest import run_page_file
 from test_app_schedule import decoded
 
 PAGE = "pages/backward_noise_init.py"
 
 
 def run_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(f"../{PAGE}", default_timeout=180)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_page_file("backward_noise_init", query)
 
 
 def figure(at: AppTest, title_part: str) -> dict:

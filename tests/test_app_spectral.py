@@ -7,20 +7,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import run_page_file
 from test_app_schedule import decoded
 
 PAGE = "pages/spectral_norm.py"
 
 
 def run_page(query: dict | None = None) -> AppTest:
-    # The page file on its own (not through app.py): AppTest restarts Streamlit's multipage detection
-    # on every run, and the legacy-mode rerun would swallow button clicks.
-    at = AppTest.from_file(f"../{PAGE}", default_timeout=180)
-    for key, value in (query or {}).items():
-        at.query_params[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return run_page_file("spectral_norm", query)
 
 
 def figure(at: AppTest, title_part: str) -> dict:

@@ -10,15 +10,6 @@ import torch
 from explainers import data2d as D
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread, as the app uses (explainers.device): two threads on a busy 2-core machine
-    spin against other processes and run these tests several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 LIMIT, N_GRID = 4.0, 161  # spacing 0.05: a Riemann sum of a blur this wide is exact to ~1e-8
 _grid_cache = {}

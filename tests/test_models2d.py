@@ -13,15 +13,6 @@ from explainers.schedules import make_schedule
 from explainers.train2d import TrainConfig, evaluate, train_denoiser2d
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread, as the app uses (explainers.device): two threads on a busy 2-core machine
-    spin against other processes and run these tests several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 COSINE = make_schedule("cosine", T=1000).alphas_cumprod
 
 

@@ -13,15 +13,6 @@ from explainers.sampling import (forward_noise, sample_ddim, sample_ddpm, step_a
 from explainers.schedules import make_schedule
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One torch thread, as the app uses (explainers.device): two threads on a busy 2-core machine
-    spin against other processes and run these tests several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 LINEAR = np.cumprod(1 - np.linspace(1e-4, 0.02, 1000))  # DDPM linear betas, T = 1000
 ZERO_SNR = make_schedule("linear", T=1000, zero_terminal_snr=True).alphas_cumprod
 

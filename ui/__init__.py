@@ -46,6 +46,44 @@ def on_device(compute, device: str):
         return compute("cpu")
 
 
+def page_start(page: str, params, title: str, summary: str) -> tuple[str, str, list[str]]:
+    """What every explainer page does first: classroom flags and lesson step (before any widget, so a
+    step can set the controls), its title and one sentence, the lesson panel, and the URL notices.
+    Returns (device, device description, notices to show)."""
+    fix_first_run_mode()
+    start_figures(page)
+    room_notices = classroom(page, params)
+    device, device_text = device_info()
+    st.title(title)
+    st.markdown(summary)
+    lesson_panel(page)
+    return device, device_text, url_notices(page, params) + room_notices
+
+
+def level_selector(default: str = "Moderate") -> str:
+    """Easy / Moderate / Hard, bound to the URL as ?level=."""
+    return st.segmented_control("Explanation level", ("Easy", "Moderate", "Hard"), default=default, key="level",
+                                bind="query-params", help=LEVEL_HELP) or default
+
+
+def explanation(level: str, prose) -> None:
+    """The page's explanation at the chosen level; Hard shows the equations (st.latex) and their notes."""
+    with st.container(border=True):
+        if level == "Hard":
+            for eq in getattr(prose, "LATEX", ()):
+                st.latex(eq)
+            st.markdown(prose.HARD_TEXT)
+        else:
+            st.markdown(prose.EXPLANATION[level])
+
+
+def misconceptions(prose) -> None:
+    st.subheader("Common misconceptions")
+    for claim, truth in prose.MISCONCEPTIONS:
+        with st.expander(claim):
+            st.markdown(truth)
+
+
 LEVEL_HELP = "Easy: an analogy. Moderate: the intuition. Hard: the equations."
 
 
