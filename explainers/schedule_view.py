@@ -203,6 +203,18 @@ def generate(model, dataset, schedule: S.Schedule, sampler: str, steps: int, eta
     return Generation(schedule.name, np.stack(states), np.stack(guesses), np.asarray(abar_steps), score)
 
 
+SCORE_COLUMNS = (("mode_coverage", "mode coverage ↑"), ("off_mode_fraction", "off the modes ↓"),
+                 ("mean_log_density", "mean log-density ↑"), ("energy_distance", "energy distance ↓"))
+
+
+def score_table(gens: list[Generation]) -> str:
+    """The quality scores of each schedule's samples as a Markdown table."""
+    head = "| schedule | " + " | ".join(label for _, label in SCORE_COLUMNS) + " |"
+    rule = "|---|" + "---:|" * len(SCORE_COLUMNS)
+    rows = [f"| {g.schedule} | " + " | ".join(f"{g.score[k]:.3f}" for k, _ in SCORE_COLUMNS) + " |" for g in gens]
+    return "\n".join([head, rule, *rows])
+
+
 def compare_line(gens: list[Generation]) -> str:
     """One line that says how the generations of two or more schedules differ, with numbers."""
     best = max(gens, key=lambda g: g.score["mean_log_density"])

@@ -379,10 +379,13 @@ def run_page(page: str, query: dict) -> AppTest:
     return at
 
 
-# Known app bug (reported, see test_schedule_page_with_T_below_the_default_steps): on the schedule page a
-# valid T below the number of sampling steps (default 50) raises in the sampler. The fuzz sample keeps its
-# malformed values but lifts such a T to a valid value that does not hit that bug, so the fuzz keeps
-# testing the rest.
+# Known app bugs (reported; each has a strict xfail test below that turns green when it is fixed):
+#  1. schedule page: a valid T below the sampling steps (default 50) raises in the sampler;
+#  2. backward page: sigma_init = 0 is inside its Param range [0, 1] but the library wants (0, 1] and raises;
+#  3. schedule page: a bad 'seed' gets no notice, because app.py draws the seed slider (which drops the bad
+#     bound value from the URL) before the page reads its URL.
+# The fuzz sample keeps its malformed values but moves such a valid T / sigma_init to another valid value, and
+# does not expect a seed notice on the schedule page, so the fuzz keeps testing everything else.
 def avoid_known_bugs(page: str, query: dict) -> dict:
     query = {k: list(v) for k, v in query.items()}
     if page == "noise_schedule" and "T" in query:
@@ -390,7 +393,14 @@ def avoid_known_bugs(page: str, query: dict) -> dict:
         steps_ok, steps = accepted(schedule_view.PARAM["steps"], query.get("steps", ["x"]))
         if T_ok and T < schedule_view.PARAM["steps"].default and not (steps_ok and steps <= T):
             query["T"] = ["1000"]
+    if page == "backward_noise_init" and "sigma_init" in query:
+        ok, sigma_init = accepted(backward_view.PARAM["sigma_init"], query["sigma_init"])
+        if ok and sigma_init == 0:
+            query["sigma_init"] = ["0.5"]
     return query
+
+
+NOT_NOTICED = {"noise_schedule": {"seed"}}  # bug 3 above
 
 
 def rendered_html_elements(at: AppTest) -> list[str]:
@@ -430,7 +440,7 @@ def test_pages_survive_fuzzed_urls(page):
         at = run_page(page, query)
         assert not at.exception, (fixed, [e.value[:300] for e in at.exception])
         warnings = "\n".join(w.value for w in at.warning)
-        for key in expected_bad_keys(page, fixed):
+        for key in expected_bad_keys(page, fixed) - NOT_NOTICED.get(page, set()):
             assert f"URL parameter '{key}' " in warnings, (fixed, key, warnings[:500])
         for key in unknown_keys(page, fixed):
             assert f"Unknown URL parameter '{shown_key(key)}' was ignored." in warnings, (fixed, key)
@@ -443,7 +453,7 @@ def test_pages_survive_fuzzed_urls(page):
         # Injected markup is quoted back as text inside a notice, never through a raw-HTML element.
         for body in rendered_html_elements(at):
             assert re.fullmatch(r"<style>[^<>]*</style>", body), (fixed, body[:300])
-        for key in expected_bad_keys(page, fixed):
+        for key in expected_bad_keys(page, fixed) - NOT_NOTICED.get(page, set()):
             shown = ",".join(query[key])
             shown = shown if len(shown) <= MAX_SHOWN_VALUE else shown[:MAX_SHOWN_VALUE] + "…"
             if "<" in shown:
@@ -457,6 +467,21 @@ def test_pages_survive_fuzzed_urls(page):
 def test_schedule_page_with_T_below_the_default_steps():
     at = run_page("noise_schedule", {"T": ["40"]})
     assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.xfail(strict=True, reason="app bug: backward page raises 'sigma_init must be a number in (0, 1], "
+                   "got 0.0' for ?sigma_init=0 (or the slider moved to 0), though its Param range is [0, 1]")
+def test_backward_page_with_sigma_init_zero():
+    at = run_page("backward_noise_init", {"sigma_init": ["0"]})
+    assert not at.exception, [e.value for e in at.exception]
+
+
+@pytest.mark.xfail(strict=True, reason="app bug: app.py draws the seed slider before the page reads its URL, and "
+                   "Streamlit drops the bad bound value then, so ?seed=abc falls back silently, with no notice")
+def test_bad_seed_on_the_schedule_page_is_noticed():
+    at = run_page("noise_schedule", {"seed": ["abc"]})
+    assert not at.exception
+    assert any("'seed'" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
 @pytest.mark.xfail(strict=True, reason="app bug: a value inside the Param's static range but outside its dependent "
