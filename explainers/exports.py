@@ -7,6 +7,7 @@ lock serialises renders because sessions run in threads.
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import io
 import os
@@ -20,6 +21,8 @@ import plotly.graph_objects as go
 
 _render_lock = threading.Lock()
 _server_started = False
+RENDER_TIMEOUT_S = 30.0  # one image; a hung renderer must not hang the download
+_renderer = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="kaleido")
 
 
 class ExportUnavailable(RuntimeError):
@@ -75,9 +78,17 @@ def figure_image(fig: go.Figure, fmt: str = "png", scale: float = 2.0) -> bytes:
         raise ValueError(f"fmt must be one of png, svg; got {fmt!r}")
     import plotly.io as pio
 
-    with _render_lock:
-        _ensure_server()
-        return pio.to_image(fig, format=fmt, scale=scale if fmt == "png" else 1)
+    def render() -> bytes:
+        with _render_lock:
+            _ensure_server()
+            return pio.to_image(fig, format=fmt, scale=scale if fmt == "png" else 1)
+
+    # Kaleido runs in its own worker thread, so it never touches the caller's event loop, and a
+    # renderer that hangs is reported after RENDER_TIMEOUT_S instead of blocking the app.
+    try:
+        return _renderer.submit(render).result(timeout=RENDER_TIMEOUT_S)
+    except concurrent.futures.TimeoutError as err:
+        raise ExportUnavailable(f"rendering the image took longer than {RENDER_TIMEOUT_S:g} s") from err
 
 
 def figure_pack(figures: Sequence[tuple[str, go.Figure, str]], link: str = "", extra: dict | None = None,

@@ -67,10 +67,14 @@ def test_csv_export_holds_the_figure_data_and_pack_opens(server, page):
     with zipfile.ZipFile(info.value.path()) as zf:
         names = zf.namelist()
         assert sum(n.endswith(".csv") for n in names) >= 6
+        captions = zf.read("captions.txt").decode()
+        assert "T=200" in captions
         pngs = [n for n in names if n.endswith(".png")]
-        assert pngs and sum(n.endswith(".svg") for n in names) == len(pngs)
-        assert Image.open(io.BytesIO(zf.read(pngs[0]))).size[0] > 500
-        assert "T=200" in zf.read("captions.txt").decode()
+        if pngs:
+            assert sum(n.endswith(".svg") for n in names) == len(pngs)
+            assert Image.open(io.BytesIO(zf.read(pngs[0]))).size[0] > 500
+        else:  # the renderer could not run (e.g. a starved machine): the pack must say why
+            assert "(no images:" in captions
 
 
 def test_accessibility_names_captions_keyboard_and_reduced_motion(server, page):
