@@ -53,8 +53,8 @@ def shifted_sigmas(steps: int = 4, shift: float = 5.0) -> np.ndarray:
     """
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 1000:
         raise ValueError(f"steps must be an integer in [1, 1000], got {steps!r}")
-    if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0 < shift <= 100:
-        raise ValueError(f"shift must be a number in (0, 100], got {shift!r}")
+    if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0.01 <= shift <= 100:
+        raise ValueError(f"shift must be a number in [0.01, 100], got {shift!r}")
     timesteps = 1000 - 1000 * np.arange(steps) / steps
     return shift_sigma(timesteps / 1000, float(shift))
 
@@ -99,7 +99,9 @@ def temporal_levels(sigmas, sigma_init: float) -> np.ndarray:
     """
     sigmas = _check_sigmas(sigmas)
     sigma_init = _check_sigma("sigma_init", sigma_init)
-    return np.concatenate([[sigma_init], sigmas[sigmas < sigma_init]])
+    # sigma_init takes the place of the first (pure-noise) slot; the later slots below it follow.
+    later = sigmas[1:]
+    return np.concatenate([[sigma_init], later[later < sigma_init]])
 
 
 def noise_level_matrix(reading: str, n_frames: int, sigmas, sigma_init: float = 0.5) -> np.ndarray:

@@ -51,11 +51,15 @@ PARAM = {p.key: p for p in PARAMS}
 
 def dependent_params(T: int, steps: int) -> dict[str, Param]:
     """Parameters whose valid range depends on others: t in [0, T-1], steps <= min(T, 1000), step <= steps."""
+    for p, value in ((PARAM["T"], T), (PARAM["steps"], steps)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not p.low <= value <= p.high:
+            raise ValueError(f"{p.key} must be an integer in [{p.low:g}, {p.high:g}], got {value!r}")
     max_steps = min(T, int(PARAM["steps"].high))
     steps = min(steps, max_steps)
     return {
         "t": PARAM["t"].with_range(0, T - 1, default=min(499, T - 1)),
-        "steps": PARAM["steps"].with_range(1, max_steps),
+        # The default must lie in the narrowed range too, or Streamlit rejects the slider (T < 50).
+        "steps": PARAM["steps"].with_range(1, max_steps, default=min(PARAM["steps"].default, max_steps)),
         "step": PARAM["step"].with_range(0, steps, default=steps),
     }
 

@@ -232,6 +232,8 @@ def vp_coefficients(schedule: Schedule) -> Coefficients:
 def ve_sigmas(T: int, sigma_min: float = 0.01, sigma_max: float = 50.0) -> np.ndarray:
     """Variance exploding (Song & Ermon 2019; Song et al. 2021): geometric sigmas, x = x0 + sigma eps."""
     _check_T(T)
+    _check_range("sigma_min", sigma_min, 1e-6, 1e4)
+    _check_range("sigma_max", sigma_max, sigma_min, 1e4)
     return np.geomspace(sigma_min, sigma_max, T)
 
 
@@ -240,6 +242,8 @@ def flow_shift(sigma: np.ndarray | float, shift: float) -> np.ndarray:
     s > 1 spends more of the steps at high noise; s = 1 leaves sigma unchanged."""
     _check_range("shift", shift, 0.1, 20.0)
     sigma = np.asarray(sigma, dtype=np.float64)
+    if not (np.all(np.isfinite(sigma)) and np.all((sigma >= 0) & (sigma <= 1))):
+        raise ValueError("sigma must be in [0, 1] (a flow-matching noise level)")
     return shift * sigma / (1.0 + (shift - 1.0) * sigma)
 
 
@@ -257,6 +261,7 @@ def flow_equivalent_alpha_bar(sigma: np.ndarray | float) -> np.ndarray:
 
 def contrast_coefficients(kind: str, T: int, shift: float = 1.0) -> Coefficients:
     """The non-VP contrast named `kind` on T steps: "variance_exploding" or "flow_matching"."""
+    _check_T(T)
     u = np.arange(1, T + 1, dtype=np.float64) / T
     if kind == "variance_exploding":
         sigma = ve_sigmas(T)

@@ -177,10 +177,10 @@ def strided_conv_operator_norm(kernel, n: int, stride: int = 1, dilation: int = 
     A(nu) = [K(nu + j*n/s)]_j, and ||conv|| = max_nu sigma_max(A(nu)) / s. For s = 1 this is
     conv_operator_norm (Sedghi et al. 2019); n must be a multiple of s.
     """
-    K = dilate_kernel(_as_tensor(kernel, "kernel"), int(dilation))
     for name, value in (("stride", stride), ("dilation", dilation)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 8:
             raise ValueError(f"{name} must be an integer in [1, 8], got {value!r}")
+    K = dilate_kernel(_as_tensor(kernel, "kernel"), int(dilation))
     if stride == 1:
         return conv_operator_norm(K, n)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n % stride or not max(K.shape[-2:]) <= n <= 512:
