@@ -49,6 +49,9 @@ current = st.navigation([st.Page(home, title="Home", icon=":material/home:", def
 with st.sidebar:
     st.caption(f"Device: **{ui.device_info(show_note=True)[1]}**")
     if current.url_path:
+        # The seed slider is drawn here, before the page checks its URL, and Streamlit drops a bad
+        # bound value when the slider is drawn: record the seed's notice for the page first.
+        ui.url_notices(current.url_path, [SEED], only_params=True)
         ui.widget(SEED, st.sidebar)
 
 current.run()

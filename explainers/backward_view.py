@@ -20,7 +20,7 @@ PARAMS = (
     Param("n_frames", "Frames to generate", "int", 32, 8, 128, 8),
     Param("steps", "Denoising steps per frame", "int", 4, 1, 8, 1),
     Param("shift", "Time shift s of the sigma list", "float", 5.0, 1.0, 10.0, 0.5),
-    Param("sigma_init", "sigma_init (frame-index reading)", "float", 0.5, 0.0, 1.0, 0.05),
+    Param("sigma_init", "sigma_init (frame-index reading)", "float", 0.5, 0.01, 1.0, 0.01),
     Param("form", "Re-noising form", "choice", "flow", choices=B.FORMS),
     Param("train_step", "Training: re-noise to step k of the sigma list", "int", 1, 0, 7, 1),
     Param("window_start", "Training: window start frame", "int", 16, 2, 120, 1),

@@ -53,12 +53,9 @@ class Param:
         try:
             return self._parse(list(raw)), None
         except (ValueError, TypeError):
-            shown = ",".join(raw)
-            if len(shown) > MAX_SHOWN_VALUE:
-                shown = shown[:MAX_SHOWN_VALUE] + "…"
             notice = (
                 f"URL parameter '{self.key}' ({self.label}) must be {self.range_text()}; "
-                f"got '{shown}', so the default {self.format(self.default)} is used."
+                f"got {quote_value(','.join(raw))}, so the default {self.format(self.default)} is used."
             )
             return self.default, notice
 
@@ -70,13 +67,14 @@ class Param:
             if any(v not in self.choices for v in values) or len(set(values)) != len(values):
                 raise ValueError
             return tuple(values)
-        if len(raw) != 1:
+        if not raw:
             raise ValueError
-        text = raw[0].strip()
+        text = raw[-1]  # a repeated key: the last value wins, as in Streamlit's URL binding
         if self.kind == "choice":
-            if text not in self.choices:
+            if text not in self.choices:  # exact: Streamlit's binding does not strip spaces either
                 raise ValueError
             return text
+        text = text.strip()
         if self.kind == "bool":
             if text.lower() not in ("true", "false"):
                 raise ValueError
@@ -103,6 +101,13 @@ class Param:
         return [self.format(value)]
 
 
+def quote_value(text: str) -> str:
+    """A URL value as inline code for a notice: shortened, and never rendered as Markdown or HTML."""
+    if len(text) > MAX_SHOWN_VALUE:
+        text = text[:MAX_SHOWN_VALUE] + "…"
+    return "`" + text.replace("`", "'").replace("\n", " ") + "`"
+
+
 @dataclass(frozen=True)
 class UrlState:
     values: dict
@@ -126,8 +131,7 @@ def read_url(params: Iterable[Param], query: Mapping[str, Sequence[str] | str],
             notices.append(notice)
     for key in query:
         if key not in known:
-            shown = key if len(key) <= MAX_SHOWN_VALUE else key[:MAX_SHOWN_VALUE] + "…"
-            notices.append(f"Unknown URL parameter '{shown}' was ignored.")
+            notices.append(f"Unknown URL parameter {quote_value(key)} was ignored.")
     return UrlState(values, tuple(notices))
 
 

@@ -113,9 +113,9 @@ st.subheader("4 · At training time: what the student is given")
 dep = V.dependent_params(n_frames, steps)
 c1, c2 = st.columns(2)
 with c1:
-    window_start = ui.widget(dep["window_start"])
+    window_start = ui.widget(dep["window_start"], check_url=True)
 with c2:
-    train_step = ui.widget(dep["train_step"])
+    train_step = ui.widget(dep["train_step"], check_url=True)
 train_key = tuple(sorted({**dict(base_key), "window_start": window_start, "train_step": train_step}.items()))
 with timer.part("training window"):
     tw = training_start(train_key, device)

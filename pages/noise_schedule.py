@@ -144,7 +144,7 @@ ui.figure(F.measured_vs_theory(t_axis, theory, points, log_y=contrast_coefs is n
 def forward_process(schedule, x0, seed):
     st.subheader("5 · The forward process at step t")
     dep = V.dependent_params(schedule.T, values["steps"])
-    t = ui.widget(dep["t"])
+    t = ui.widget(dep["t"], check_url=True)
     a, b = float(schedule.signal_coef[t]), float(schedule.noise_coef[t])
     from explainers.image_data import procedural_image
 
@@ -177,7 +177,7 @@ def reverse_generation(built, values):
         sampler = ui.widget(P["sampler"])
     dep = V.dependent_params(values["T"], st.session_state.get("steps", P["steps"].default))
     with c3:
-        steps = ui.widget(dep["steps"])
+        steps = ui.widget(dep["steps"], check_url=True)
     with c4:
         eta = ui.widget(P["eta"], disabled=sampler != "ddim")
     v = {**values, "dataset": dataset, "sampler": sampler, "steps": steps, "eta": eta}

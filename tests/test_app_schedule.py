@@ -125,7 +125,7 @@ def test_malformed_url_shows_notices_and_falls_back():
     text = "\n".join(w.value for w in at.warning)
     for key in ("'T'", "'eta'", "'schedule'", "'sampler'", "'t'"):
         assert key in text
-    assert "Unknown URL parameter 'zz'" in text
+    assert "Unknown URL parameter `zz`" in text
     assert at.slider(key="T").value == 1000
     assert at.multiselect(key="schedule").value == ["cosine"]
 

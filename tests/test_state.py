@@ -31,7 +31,7 @@ def test_bad_values_fall_back_with_notices_naming_parameter_and_range():
     assert "'T'" in text and "[10, 2000]" in text
     assert "'eta'" in text and "[0, 1]" in text
     assert "'schedule'" in text and "cosine" in text
-    assert "Unknown URL parameter 'bogus'" in text
+    assert "Unknown URL parameter `bogus`" in text
     assert len(state.notices) == 5
 
 

@@ -99,10 +99,20 @@ def fix_first_run_mode() -> None:
         st.rerun()
 
 
-def widget(p: Param, where=st, **overrides):
+def widget(p: Param, where=st, check_url: bool = False, **overrides):
     """Draw the control for `p`, bound to the URL under its key (Streamlit's own URL binding)."""
     kw = dict(key=p.key, bind="query-params", help=p.help or None)
     kw.update(overrides)
+    if check_url and p.key in st.query_params:
+        # A value inside the control's usual range but outside its current, narrowed one (t >= T, say):
+        # Streamlit drops it, so say so here, next to the control.
+        _, notice = p.parse(st.query_params.get_all(p.key))
+        if notice:
+            where.warning(notice, icon=":material/warning:")
+    current = st.session_state.get(p.key)
+    if p.kind in ("int", "float") and isinstance(current, (int, float)) and not p.low <= current <= p.high:
+        # e.g. a lesson step set t = 499 but the link narrowed T to 100: fall back instead of failing.
+        st.session_state[p.key] = min(max(current, p.low), p.high)
     if p.kind == "multi":
         return tuple(where.multiselect(p.label, p.choices, default=list(p.default),
                                        max_selections=p.max_count, **kw))
@@ -120,10 +130,14 @@ def widget(p: Param, where=st, **overrides):
     return where.slider(p.label, float(p.low), float(p.high), float(p.default), float(p.step), **kw)
 
 
-def url_notices(page: str, params: Iterable[Param], extra_keys: Iterable[str] = ()) -> list[str]:
+def url_notices(page: str, params: Iterable[Param], extra_keys: Iterable[str] = (),
+                only_params: bool = False) -> list[str]:
     """Check the URL against the page's parameters once per session visit and keep the notices,
-    because Streamlit drops invalid bound values from the URL after the first run."""
-    query = {k: st.query_params.get_all(k) for k in st.query_params}
+    because Streamlit drops invalid bound values from the URL after the first run.
+    only_params: check just these parameters (no unknown-key report), e.g. the shared seed."""
+    params = list(params)
+    query = {k: st.query_params.get_all(k) for k in st.query_params
+             if not only_params or k in {p.key for p in params}}
     fresh = read_url(params, query, allowed_extra=(*CLASSROOM_KEYS, *extra_keys)).notices
     key = f"_url_notices_{page}"
     if fresh:
