@@ -19,7 +19,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from urllib.parse import parse_qs, quote, urlencode
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -35,7 +35,7 @@ PAGES = {
     "spectral_norm": spectral_view.PARAMS,
 }
 N_PURE = 1200  # generated query strings per page for the pure checks
-N_PAGE = {"noise_schedule": 36, "backward_noise_init": 24, "spectral_norm": 36}  # AppTest runs (~2.5 min total)
+N_PAGE = {"noise_schedule": 120, "backward_noise_init": 60, "spectral_norm": 120}  # AppTest runs: ~1.5-2 min
 
 SCRIPT = "<script>alert(1)</script>"
 IMG = "<img src=x onerror=alert(1)>"
@@ -48,7 +48,8 @@ NASTY = (
     "", " ", "  \t", "nan", "NaN", "-nan", "inf", "-inf", "Infinity", "+inf", "1e309", "-1e309", "1e-400", "1e9",
     "-1", "-0", "0", "+1", "0x10", "0b1", "1_000", "1,5", "1.5.5", "1e", "e5", ".", "-", "12abc", "١٠٠", "１２", "²",
     "Ⅻ", "true", "TRUE", "false", "yes", "no", "on", "null", "None", "undefined", "[]", "{}", "[1,2]", '{"a":1}',
-    "\x00", "a\x00b", "\u202e\u200b", "😀" * 5, "日本語", "e\u0301", "\ud7ff", "9" * 5000, "1" * 400, "0." + "0" * 500 + "1",
+    "\x00", "a\x00b", "\u202e\u200b", "😀" * 5, "日本語", "e\u0301", "\ud7ff", "9" * 5000, "1" * 400,
+    "0." + "0" * 500 + "1",
     "x" * 10_000, "-" * 50, "%", "%zz", "%00", "&", "=", "?", "#frag", "a b", "+", "\\", "'", '"', "`", "$x^2$",
     ":red[alert]", "**bold**", "# heading", *INJECTIONS,
 )
@@ -82,6 +83,9 @@ def _fmt_float(x: float, rng: random.Random) -> str:
 
 
 def valid_values(p: Param, rng: random.Random) -> list[str]:
+    """A valid URL value for p (a repeated scalar key counts by its last value, as Streamlit's binding does)."""
+    if p.kind != "multi" and rng.random() < 0.15:
+        return [rng.choice(NASTY[:40])] + valid_values(p, rng)
     if p.kind == "multi":
         k = rng.randint(1, p.max_count)
         values = rng.sample(list(p.choices), k)
@@ -89,8 +93,7 @@ def valid_values(p: Param, rng: random.Random) -> list[str]:
             values.insert(rng.randrange(len(values) + 1), "")  # blank repeats are skipped
         return values
     if p.kind == "choice":
-        c = str(rng.choice(p.choices))
-        return [rng.choice([c, c, f" {c} "])]
+        return [str(rng.choice(p.choices))]  # exactly: Streamlit's binding does not strip spaces
     if p.kind == "bool":
         return [rng.choice(["true", "false", "True", "FALSE", " true "])]
     if p.kind == "int":
@@ -113,14 +116,14 @@ def invalid_values(p: Param, rng: random.Random) -> list[str]:
             [rng.choice(NASTY[20:]) + "?"],
         ]
         return rng.choice(options)
-    if roll < 0.15:  # a repeated key is never a valid single value
-        return valid_values(p, rng) + valid_values(p, rng)
+    if roll < 0.15:  # a repeated key whose last value is bad
+        return valid_values(p, rng) + invalid_values(p, rng)[-1:]
     if roll < 0.3:
         return [rng.choice(INJECTIONS)]
     if p.kind == "choice":
         c = str(rng.choice(p.choices))
         return [rng.choice([c + "x", c.swapcase() if c.swapcase() != c else c + "_", "", "x" * 10_000,
-                            ",".join(map(str, p.choices)), "nan", c + "\x00"])]
+                            ",".join(map(str, p.choices)), "nan", c + "\x00", f" {c} ", f"{c} "])]
     if p.kind == "bool":
         return [rng.choice(["1", "0", "yes", "no", "on", "", "truee", "t", "x" * 10_000, "nan", "null"])]
     span = float(p.high - p.low) or 1.0
@@ -157,7 +160,13 @@ def make_case(page: str, seed: int) -> Case:
             pairs += [(key, rng.choice(CLASSROOM_VALUES)) for _ in range(rng.choice([1, 1, 1, 2]))]
     if rng.random() < 0.1:
         pairs.append((rng.choice(sorted(STREAMLIT_KEYS)), rng.choice(["true", "", "show_toolbar"])))
-    rng.shuffle(pairs)
+    # Interleave the keys at random, but keep each key's own values in order (the last one counts).
+    keys = [k for k, _ in pairs]
+    rng.shuffle(keys)
+    values_of: dict = {}
+    for k, v in pairs:
+        values_of.setdefault(k, []).append(v)
+    pairs = [(k, values_of[k].pop(0)) for k in keys]
     query_string = urlencode(pairs, quote_via=quote)
     if rng.random() < 0.1:  # hand-mangled: stray separators, bare keys, broken escapes
         query_string = rng.choice(["&&", "&=&", "&T&", "&%zz=%E0%A4%A&", "&;&", "&%00=1&"]).join(
@@ -183,11 +192,12 @@ def accepted(p: Param, raw: list[str]):
         values = [v for v in raw if v != ""]
         ok = 1 <= len(values) <= p.max_count and len(set(values)) == len(values) and set(values) <= set(p.choices)
         return (True, tuple(values)) if ok else (False, None)
-    if len(raw) != 1:
+    if not raw:
         return False, None
-    text = raw[0].strip()
-    if p.kind == "choice":
+    text = raw[-1]  # a repeated key: the last value counts
+    if p.kind == "choice":  # exactly one of the choices (no stripping: the widget would not strip either)
         return (text in p.choices, text if text in p.choices else None)
+    text = text.strip()
     if p.kind == "bool":
         return (text.lower() in ("true", "false"), text.lower() == "true")
     try:  # Python's float grammar: also accepts '1_000', '١٠٠' and full-width digits, like the app
@@ -201,8 +211,14 @@ def accepted(p: Param, raw: list[str]):
     return True, x
 
 
-def shown_key(key: str) -> str:
-    return key if len(key) <= MAX_SHOWN_VALUE else key[:MAX_SHOWN_VALUE] + "…"
+def quoted_forms(text: str) -> set[str]:
+    """How a notice may quote a URL key or value: shortened to 40 characters, as 'text' or as `text` (code)."""
+    short = text if len(text) <= MAX_SHOWN_VALUE else text[:MAX_SHOWN_VALUE] + "…"
+    return {f"'{short}'", "`" + short.replace("`", "'").replace("\n", " ") + "`"}
+
+
+def reports_unknown(notices, key: str) -> bool:
+    return any(f"Unknown URL parameter {q} was ignored." in notices for q in quoted_forms(key))
 
 
 def check_value_type(p: Param, value) -> None:
@@ -253,7 +269,7 @@ def check_read_url(page: str, case: Case) -> None:
             assert p.range_text() in naming[0] and f"the default {p.format(p.default)} is used" in naming[0]
     unknown = unknown_keys(page, case)
     for key in unknown:
-        assert f"Unknown URL parameter '{shown_key(key)}' was ignored." in state.notices, (case, key)
+        assert reports_unknown(state.notices, key), (case, key)
     assert len(state.notices) == len(bad) + len(unknown), (case, state.notices)
     for notice in state.notices:  # a 10k-character value or key is never echoed whole
         assert len(notice) < 400, (case, notice[:100])
@@ -379,28 +395,30 @@ def run_page(page: str, query: dict) -> AppTest:
     return at
 
 
-# Known app bugs (reported; each has a strict xfail test below that turns green when it is fixed):
-#  1. schedule page: a valid T below the sampling steps (default 50) raises in the sampler;
-#  2. backward page: sigma_init = 0 is inside its Param range [0, 1] but the library wants (0, 1] and raises;
-#  3. schedule page: a bad 'seed' gets no notice, because app.py draws the seed slider (which drops the bad
-#     bound value from the URL) before the page reads its URL.
-# The fuzz sample keeps its malformed values but moves such a valid T / sigma_init to another valid value, and
-# does not expect a seed notice on the schedule page, so the fuzz keeps testing everything else.
-def avoid_known_bugs(page: str, query: dict) -> dict:
-    query = {k: list(v) for k, v in query.items()}
-    if page == "noise_schedule" and "T" in query:
-        T_ok, T = accepted(schedule_view.PARAM["T"], query["T"])
-        steps_ok, steps = accepted(schedule_view.PARAM["steps"], query.get("steps", ["x"]))
-        if T_ok and T < schedule_view.PARAM["steps"].default and not (steps_ok and steps <= T):
-            query["T"] = ["1000"]
-    if page == "backward_noise_init" and "sigma_init" in query:
-        ok, sigma_init = accepted(backward_view.PARAM["sigma_init"], query["sigma_init"])
-        if ok and sigma_init == 0:
-            query["sigma_init"] = ["0.5"]
-    return query
+# Known app bugs (reported; strict xfail tests below turn green when they are fixed), where what the notices say
+# and what the controls show differ, because read_url and Streamlit's own URL binding read a value differently:
+#  - a rejected value: the notice says "the default is used", but the binding keeps a fractional int truncated
+#    (n_iter=15.5 shows 15) or a de-duplicated / shortened multi list (schedule=linear&schedule=linear shows
+#    linear), and the page computes with that;
+#  - a repeated key: read_url takes the last value (no notice), but a slider ignores a repeated key (shows its
+#    default) and a segmented control takes the first (level=Hard&level=Easy shows Hard);
+#  - a padded boolean: read_url strips ' true ' (valid, no notice), the toggle's binding does not (shows false).
+# So for those the fuzz only checks that the control shows a valid value; everything else must match exactly.
+# Controls whose range or options depend on other controls (their URL values are checked against the static
+# Param range only; see test_value_outside_a_dependent_range_is_noticed).
+DEPENDENT = {"t", "steps", "step", "window_start", "train_step", "trace_layer"}
 
 
-NOT_NOTICED = {"noise_schedule": {"seed"}}  # bug 3 above
+WIDGET_KINDS = ("slider", "selectbox", "toggle", "multiselect", "segmented_control")
+
+
+def widget_values(at: AppTest, with_kind: bool = False) -> dict:
+    out = {}
+    for kind in WIDGET_KINDS:
+        for w in getattr(at, kind):
+            if w.key:
+                out[w.key] = (kind, w.value) if with_kind else w.value
+    return out
 
 
 def rendered_html_elements(at: AppTest) -> list[str]:
@@ -435,15 +453,31 @@ def test_pages_survive_fuzzed_urls(page):
     started = time.perf_counter()
     sample = page_sample(page)
     for case in sample:
-        query = avoid_known_bugs(page, case.query)
-        fixed = Case(case.seed, urlencode([(k, v) for k, vs in query.items() for v in vs]), query)
+        query, fixed = case.query, case
         at = run_page(page, query)
         assert not at.exception, (fixed, [e.value[:300] for e in at.exception])
-        warnings = "\n".join(w.value for w in at.warning)
-        for key in expected_bad_keys(page, fixed) - NOT_NOTICED.get(page, set()):
+        at_warnings = [w.value for w in at.warning]
+        warnings = "\n".join(at_warnings)
+        for key in expected_bad_keys(page, fixed):
             assert f"URL parameter '{key}' " in warnings, (fixed, key, warnings[:500])
         for key in unknown_keys(page, fixed):
-            assert f"Unknown URL parameter '{shown_key(key)}' was ignored." in warnings, (fixed, key)
+            assert reports_unknown(at_warnings, key), (fixed, key)
+        # A valid URL value is what the control shows; for a rejected one the control shows a valid value (the
+        # default, or - known bug above - what Streamlit's binding made of the URL value).
+        state = read_url(PAGES[page], query, ui.CLASSROOM_KEYS)
+        shown, bad = widget_values(at, with_kind=True), expected_bad_keys(page, fixed)
+        for p in PAGES[page]:
+            if p.key in query and p.key in shown and p.key not in DEPENDENT:
+                kind, value = shown[p.key]
+                value = tuple(value) if p.kind == "multi" else value
+                if value is None or value == ():  # nothing selected: the page falls back to the default
+                    value = p.default
+                repeated = len(query[p.key]) > 1 and kind in ("slider", "segmented_control")
+                padded_bool = p.kind == "bool" and query[p.key][-1] != query[p.key][-1].strip()
+                if p.key in bad or repeated or padded_bool:
+                    check_value_type(p, value)
+                else:
+                    assert value == state.values[p.key], (fixed, p.key, value, state.values[p.key])
         lesson = query.get("lesson", [None])[-1]
         if lesson is not None and not lesson_ok(lesson, len(LESSONS[page])):
             assert "URL parameter 'lesson' must be a step number" in warnings, fixed
@@ -453,43 +487,105 @@ def test_pages_survive_fuzzed_urls(page):
         # Injected markup is quoted back as text inside a notice, never through a raw-HTML element.
         for body in rendered_html_elements(at):
             assert re.fullmatch(r"<style>[^<>]*</style>", body), (fixed, body[:300])
-        for key in expected_bad_keys(page, fixed) - NOT_NOTICED.get(page, set()):
-            shown = ",".join(query[key])
-            shown = shown if len(shown) <= MAX_SHOWN_VALUE else shown[:MAX_SHOWN_VALUE] + "…"
-            if "<" in shown:
-                assert f"got '{shown}'" in warnings, (fixed, key)
+        for key in expected_bad_keys(page, fixed):
+            raw = ",".join(query[key])
+            if "<" in raw[:MAX_SHOWN_VALUE]:
+                assert any(f"got {q}" in warnings for q in quoted_forms(raw)), (fixed, key)
     elapsed = time.perf_counter() - started
     print(f"{page}: {len(sample)} fuzzed AppTest runs in {elapsed:.1f} s")
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: schedule page raises 'steps must be an integer in [1, T]' "
-                   "when T < steps (default 50), from a link (?T=40) or from moving the T slider")
+# Regression tests: each of these was a failing input found by this fuzzing; all but the last group were fixed
+# while this file was written (reported with exact inputs).
+
 def test_schedule_page_with_T_below_the_default_steps():
+    """?T=40 raised 'steps must be an integer in [1, 40], got 50' (the steps default lay above its range)."""
     at = run_page("noise_schedule", {"T": ["40"]})
     assert not at.exception, [e.value for e in at.exception]
-
-
-@pytest.mark.xfail(strict=True, reason="app bug: backward page raises 'sigma_init must be a number in (0, 1], "
-                   "got 0.0' for ?sigma_init=0 (or the slider moved to 0), though its Param range is [0, 1]")
-def test_backward_page_with_sigma_init_zero():
-    at = run_page("backward_noise_init", {"sigma_init": ["0"]})
+    assert at.slider(key="steps").value <= 40
+    at.slider(key="T").set_value(20).run()  # and narrowing T further by hand
     assert not at.exception, [e.value for e in at.exception]
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: app.py draws the seed slider before the page reads its URL, and "
-                   "Streamlit drops the bad bound value then, so ?seed=abc falls back silently, with no notice")
+@pytest.mark.parametrize("query", [{"lesson": ["1"], "T": ["100"]}, {"lesson": ["6"], "T": ["600"], "steps": ["5"]}])
+def test_lesson_link_with_a_narrower_range(query):
+    """?lesson=1&T=100 raised 'The `value` 499 is greater than the `max_value` 99' (the lesson's t = 499)."""
+    at = run_page("noise_schedule", query)
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_backward_page_with_sigma_init_zero():
+    """?sigma_init=0 was inside the Param range [0, 1] but the library wants (0, 1] and raised."""
+    at = run_page("backward_noise_init", {"sigma_init": ["0"]})
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.slider(key="sigma_init").value > 0 and any("'sigma_init'" in w.value for w in at.warning)
+
+
 def test_bad_seed_on_the_schedule_page_is_noticed():
+    """?seed=abc fell back silently: app.py drew the seed slider (dropping the bad bound value from the URL)
+    before the page read its URL. On a real server that hit every page."""
     at = run_page("noise_schedule", {"seed": ["abc"]})
     assert not at.exception
     assert any("'seed'" in w.value for w in at.warning), [w.value for w in at.warning]
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: a value inside the Param's static range but outside its dependent "
-                   "range (t >= T, window_start past the rollout) is silently dropped, with no notice")
 def test_value_outside_a_dependent_range_is_noticed():
+    """t = 1500 is inside t's static range [0, 1999] but not below T = 100: it fell back silently."""
     at = run_page("noise_schedule", {"T": ["100"], "t": ["1500"]})
     assert not at.exception
     assert any("'t'" in w.value for w in at.warning)
+
+
+def shows_what_the_notice_says(page: str, query: dict, key: str) -> None:
+    """A notice naming `key` says the default is used: then the control shows the default; without a notice,
+    the control shows the URL's value."""
+    at = run_page(page, query)
+    assert not at.exception
+    param = next(p for p in PAGES[page] if p.key == key)
+    value = widget_values(at)[key]
+    value = tuple(value) if isinstance(value, list) else value
+    if any(f"'{key}'" in w.value and "the default" in w.value for w in at.warning):
+        assert value == param.default, (query, value)
+    else:
+        assert value == accepted(param, query[key])[1], (query, value)
+
+
+@pytest.mark.parametrize("page,query,key", [
+    ("backward_noise_init", {"form": ["flow", "vp"]}, "form"),  # a repeated key said 'default flow', showed vp
+    ("noise_schedule", {"sampler": [" ddpm "]}, "sampler"),  # a padded choice: valid for read_url, not the widget
+    ("noise_schedule", {"T": ["100", "abc"]}, "T"),
+])
+def test_the_control_shows_what_the_notice_says(page, query, key):
+    shows_what_the_notice_says(page, query, key)
+
+
+@pytest.mark.xfail(strict=True, reason="app bug: the notice says the default is used, but Streamlit's binding keeps "
+                   "a fractional int truncated (n_iter=15.5 shows 15) or a de-duplicated / shortened multi list, "
+                   "and the page computes with that")
+@pytest.mark.parametrize("page,query,key", [
+    ("spectral_norm", {"n_iter": ["15.5"]}, "n_iter"),
+    ("noise_schedule", {"schedule": ["linear", "linear"]}, "schedule"),
+    ("noise_schedule", {"schedule": ["linear", "cosine", "sigmoid", "vp_sde"]}, "schedule"),
+])
+def test_the_control_shows_what_the_notice_says_known_bug(page, query, key):
+    shows_what_the_notice_says(page, query, key)
+
+
+@pytest.mark.xfail(strict=True, reason="app bug: read_url takes a repeated key's last value without a notice, but "
+                   "Streamlit's binding ignores a repeated key on a slider (n_frames=16&n_frames=8 shows 32) and "
+                   "takes the first on a segmented control (level=Hard&level=Easy shows Hard)")
+@pytest.mark.parametrize("page,query,key", [
+    ("backward_noise_init", {"n_frames": ["16", "8"]}, "n_frames"),
+    ("backward_noise_init", {"level": ["Hard", "Easy"]}, "level"),
+])
+def test_a_repeated_key_shows_what_the_notice_says(page, query, key):
+    shows_what_the_notice_says(page, query, key)
+
+
+@pytest.mark.xfail(strict=True, reason="app bug: read_url strips a padded boolean (' true ' is valid, no notice) but "
+                   "the toggle's URL binding does not, so ?ztsnr=%20true%20 silently shows false")
+def test_a_padded_boolean_shows_what_the_notice_says():
+    shows_what_the_notice_says("noise_schedule", {"ztsnr": [" true "]}, "ztsnr")
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -530,22 +626,40 @@ def test_injected_tags_in_a_real_browser_neither_run_nor_reach_the_dom(server, p
     warnings = page.locator('[data-testid="stAlertContentWarning"]')
     text = "\n".join(warnings.all_inner_texts())
     assert warnings.first.is_visible()
-    assert f"got '{SCRIPT}'" in text and f"got '{IMG}'" in text  # shown as text, literally
-    assert "Unknown URL parameter '<img src=y onerror=alert(4)>'" in text
-    assert "'hide' names unknown controls: <img src=z onerror=alert(5)>" in text
-    assert "'lesson'" in text
+    for shown in (SCRIPT, IMG, '"><svg onload=alert(3)>', "<img src=y onerror=alert(4)>",
+                  "<img src=z onerror=alert(5)>", "<script>alert(6)</script>"):
+        assert shown in text, shown  # each payload is on the page as literal text
+    for key in ("'sampler'", "'dataset'", "'T'", "'hide'", "'lesson'", "Unknown URL parameter"):
+        assert key in text, key
+
+
+def markdown_payload_renders(server, page, key: str) -> tuple[list, int]:
+    """Open the schedule page with a Markdown image in `key` (its value, or the key itself) and return the
+    requests made to the image's host and the number of <img> elements pointing there."""
+    from conftest import wait_for_app
+
+    image = "![i](http://127.0.0.9/pix.png)"
+    fetched = []
+    page.on("request", lambda r: fetched.append(r.url) if urlsplit(r.url).hostname == "127.0.0.9" else None)
+    pairs = [(image, "1")] if key == "<unknown key>" else [(key, image)]
+    page.goto(f"{server.url}/noise_schedule?" + urlencode(pairs, quote_via=quote))
+    wait_for_app(page)
+    page.wait_for_timeout(500)
+    assert page.locator('[data-testid="stAlertContentWarning"]').count() >= 1
+    return fetched, page.evaluate("() => document.querySelectorAll('img[src*=\"127.0.0.9\"]').length")
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason="app bug: notices quote URL values into Markdown unescaped, so "
-                   "?eta=![i](http://host/pix.png) renders an <img> that the browser fetches from that host")
-def test_markdown_in_a_bad_value_is_not_rendered(server, page):
-    from conftest import wait_for_app
+@pytest.mark.parametrize("key", ["eta", "<unknown key>"])
+def test_markdown_in_a_bad_value_or_key_is_not_rendered(server, page, key):
+    """Regression: notices quoted URL values into Markdown, so ?eta=![i](http://host/pix.png) rendered an
+    <img> that the browser fetched from that host (a tracking pixel, or any picture, in a shared link)."""
+    assert markdown_payload_renders(server, page, key) == ([], 0)
 
-    fetched = []
-    page.on("request", lambda r: fetched.append(r.url) if "127.0.0.9" in r.url else None)
-    page.goto(f"{server.url}/noise_schedule?" + urlencode({"eta": "![i](http://127.0.0.9/pix.png)"}, quote_via=quote))
-    wait_for_app(page)
-    page.wait_for_timeout(500)
-    assert fetched == []
-    assert page.evaluate("() => document.querySelectorAll('img[src*=\"127.0.0.9\"]').length") == 0
+
+@pytest.mark.browser
+@pytest.mark.xfail(strict=True, reason="app bug: the classroom notices (lesson, present, hide) still quote the raw "
+                   "value into Markdown, so ?lesson=![i](http://host/pix.png) renders an <img> fetched from that host")
+@pytest.mark.parametrize("key", ["lesson", "present", "hide"])
+def test_markdown_in_a_bad_classroom_flag_is_not_rendered(server, page, key):
+    assert markdown_payload_renders(server, page, key) == ([], 0)

@@ -1,0 +1,46 @@
+# Noise Lab in one image: CPU torch, Streamlit on port 8501, Chromium for Kaleido's PNG/SVG export.
+#
+#   docker build -t noise-lab .
+#   docker run --rm -p 8501:8501 noise-lab                 # then open http://localhost:8501
+#   docker run --rm -p 8502:8501 -e NOISE_LAB_THREADS=1 --cpus 1 noise-lab   # one replica per core
+#
+# Settings (docs/DEPLOY.md): NOISE_LAB_THREADS (torch threads per process, default 1),
+# NOISE_LAB_DEVICE (auto | cpu | cuda; this image has the CPU build of torch), BROWSER_PATH (the
+# Chromium Kaleido drives). Any Streamlit option can be added after the image name, e.g.
+#   docker run ... noise-lab streamlit run app.py --server.address=0.0.0.0 --server.disconnectedSessionTTL=60
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    NOISE_LAB_THREADS=1 \
+    BROWSER_PATH=/usr/bin/chromium
+
+# Debian's Chromium: Kaleido renders the PNG/SVG downloads and the figure pack with it.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+# torch==2.13.0 from requirements.txt: the extra index offers 2.13.0+cpu, which pip prefers to PyPI's
+# CUDA build of 2.13.0 (a local version sorts above the bare one), so no CUDA libraries are downloaded.
+COPY requirements.txt .
+RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+
+# The app only (tests, benchmarks and docs are not needed to serve it).
+COPY .streamlit/ .streamlit/
+COPY app.py ./
+COPY pages/ pages/
+COPY ui/ ui/
+COPY explainers/ explainers/
+
+RUN useradd --create-home --uid 10001 noiselab
+USER noiselab
+
+EXPOSE 8501
+# Streamlit's own health endpoint answers "ok" once the server is up.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD python -c "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4).read() != b'ok')"
+
+CMD ["streamlit", "run", "app.py", "--server.address=0.0.0.0"]
