@@ -163,7 +163,7 @@ def websocket_handshake(port: int, host: str) -> bytes:
 
 
 @needs_nginx
-def test_nginx_passes_page_health_and_websocket_to_sticky_replicas():
+def test_nginx_passes_page_health_and_websocket_to_sticky_replicas(chromium):
     with replicas(2) as (ports, _, _, _), nginx_in_front(ports) as port:
         base = f"http://127.0.0.1:{port}"
         status, headers, body = get(base + HEALTH_PATH)
@@ -184,20 +184,17 @@ def test_nginx_passes_page_health_and_websocket_to_sticky_replicas():
         # The WebSocket upgrade goes through, also for a host name that is not localhost.
         assert websocket_handshake(port, f"noise-lab.test:{port}").startswith(b"HTTP/1.1 101")
 
-        # A real browser at a non-local host name: the lesson page runs over the proxied WebSocket.
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                         args=[*CHROMIUM_ARGS, "--host-resolver-rules=MAP noise-lab.test 127.0.0.1"])
-            try:
-                page = browser.new_page()
-                page.goto(f"http://noise-lab.test:{port}/noise_schedule?lesson=1&present=true&hide=sidebar")
-                wait_for_app(page, 45_000)
-                assert page.get_by_text("Lesson · step 1 of 6").is_visible()
-                assert page.locator('[data-testid="stException"]').count() == 0
-            finally:
-                browser.close()
+        # A real browser through the proxy (the session's Chromium: one Playwright per process):
+        # the lesson page runs over the proxied WebSocket.
+        context = chromium.new_context()
+        try:
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{port}/noise_schedule?lesson=1&present=true&hide=sidebar")
+            wait_for_app(page, 45_000)
+            assert page.get_by_text("Lesson · step 1 of 6").is_visible()
+            assert page.locator('[data-testid="stException"]').count() == 0
+        finally:
+            context.close()
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
