@@ -437,10 +437,10 @@ async def run_session(browser, base: str, sid: int, args, rec: Recorder, rng: ra
         await ctx.close()
 
 
-async def drive(base: str, args, sampler: Sampler) -> dict:
+async def drive(base: str, args, sampler: Sampler, out: dict) -> dict:
+    """Fills `out` as it goes, so that a run stopped from outside still leaves what it measured."""
     from playwright.async_api import async_playwright
 
-    out: dict = {}
     async with async_playwright() as pw:
         launch = dict(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *args.chromium_arg], headless=True)
 
@@ -449,7 +449,7 @@ async def drive(base: str, args, sampler: Sampler) -> dict:
         # server in CPU seconds, whatever the contention. Both pause at most 1 s between clicks.
         sampler.phase = "warmup"
         browser = await pw.chromium.launch(**launch)
-        for name, seed in (("warmup", 0), ("solo", 1)):
+        for name, seed in (("warmup", 0), ("solo", 1))[2 - args.warmup_sessions:]:
             rec = Recorder()
             cpu0, t0, wall = tree_stats(sampler.pid)[1], time.time(), time.perf_counter()
             await run_session(browser, base, -1, args, rec, random.Random(seed), think_s=min(1.0, args.think_seconds))
@@ -465,6 +465,8 @@ async def drive(base: str, args, sampler: Sampler) -> dict:
         rec = Recorder()
         browsers = [await pw.chromium.launch(**launch) for _ in range(max(1, min(args.browsers, args.sessions)))]
         t_load, cpu0, wall = time.time(), tree_stats(sampler.pid)[1], time.perf_counter()
+        out["timings"], out["errors"] = rec.timings, rec.errors
+        out["load"] = {"s": None, "t": [t_load, None], "server_cpu_s": None, "cpu0": cpu0, "wall0": wall}
 
         async def one(i: int):
             await asyncio.sleep(args.ramp_seconds * i / max(1, args.sessions))
@@ -482,12 +484,17 @@ async def drive(base: str, args, sampler: Sampler) -> dict:
             rec.errors.append({"session": None, "kind": "session", "error": "not finished in --max-seconds",
                                "count": len(pending)})
         await asyncio.gather(*pending, return_exceptions=True)
-        out["load"] = {"s": round(time.perf_counter() - wall, 1), "t": [t_load, time.time()],
-                       "server_cpu_s": round(tree_stats(sampler.pid)[1] - cpu0, 2)}
+        end_load(out, sampler.pid)
         for b in browsers:
             await b.close()
-        out["timings"], out["errors"] = rec.timings, rec.errors
     return out
+
+
+def end_load(out: dict, pid: int) -> None:
+    load = out["load"]
+    if load["s"] is None:
+        load.update(s=round(time.perf_counter() - load["wall0"], 1), t=[load["t"][0], time.time()],
+                    server_cpu_s=round(tree_stats(pid)[1] - load["cpu0"], 2))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -515,6 +522,9 @@ def machine_line() -> str:
 
 def summarize(args, drive_out: dict, sampler: Sampler, server_info: dict, events: Path | None) -> dict:
     timings = drive_out["timings"]
+    empty = {"t": [0, 0], "timings": [], "server_cpu_s": None, "s": None}
+    drive_out.setdefault("solo", empty)
+    drive_out.setdefault("warmup", empty)
     load_t, solo_t = drive_out["load"]["t"], drive_out["solo"]["t"]
     srv = server_latencies(events, *load_t)
     srv_solo = server_latencies(events, *solo_t)
@@ -648,6 +658,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per interaction before it is an error")
     ap.add_argument("--train-timeout", type=float, default=120.0)
+    ap.add_argument("--warmup-sessions", type=int, choices=(0, 1, 2), default=2,
+                    help="sessions run alone before the load: 2 = a warm-up one, then the measured 'solo' one; "
+                         "1 = only the solo one; 0 = none (a smoke test: the warm RSS is then the cold one)")
     ap.add_argument("--warm-seconds", type=float, default=5.0, help="idle RSS sampling after the warm-up sessions")
     ap.add_argument("--after-seconds", type=float, default=60.0, help="RSS sampling after every session closed")
     ap.add_argument("--max-seconds", type=float, default=1500.0, help="hard cap on the load phase")
@@ -700,10 +713,18 @@ def main(argv=None) -> dict:
     server_info["cpus"] = sorted(os.sched_getaffinity(pid))
     sampler = Sampler(pid)
     sampler.start()
+    drive_out: dict = {}
+    interrupted = False
     try:
-        drive_out = asyncio.run(drive(base, args, sampler))
+        asyncio.run(drive(base, args, sampler, drive_out))
         sampler.phase = "after"
         time.sleep(args.after_seconds)
+    except SystemExit:
+        interrupted = True
+        if "load" not in drive_out:
+            raise
+        end_load(drive_out, pid)
+        print("stopped from outside during the run: the figures below are partial", file=sys.stderr)
     finally:
         sampler.stop()
         if server is not None:
@@ -711,11 +732,14 @@ def main(argv=None) -> dict:
     if server is not None:
         server_info["log_tracebacks"] = server.log.read_text(errors="replace").count("Traceback")
     result = summarize(args, drive_out, sampler, server_info, events)
+    result["interrupted"] = interrupted
     report(result)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1))
         print(f"results: {args.out}")
+    if interrupted:
+        sys.exit(143)
     return result
 
 
