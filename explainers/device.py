@@ -7,6 +7,7 @@ cores makes them fight each other, so torch gets a small fixed number of threads
 from __future__ import annotations
 
 import os
+import threading
 
 import torch
 
@@ -50,3 +51,51 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"GPU: {torch.cuda.get_device_name(device)}"
     return f"CPU ({torch.get_num_threads()} torch thread{'s' if torch.get_num_threads() != 1 else ''})"
+
+
+TRAIN_SLOTS_RANGE = (1, 64)
+
+
+def training_slots_wanted() -> tuple[int, str | None]:
+    """How many live training runs may run at once in this server process: NOISE_LAB_TRAIN_SLOTS, by
+    default half the CPU cores (at least 1). Training loops of small models hold Python's GIL much of
+    the time, so a few of them at once slow every other session's reruns; the rest wait their turn.
+    Returns (slots, a notice when the variable was invalid and the default is used)."""
+    default = max(1, (os.cpu_count() or 2) // 2)
+    raw = os.environ.get("NOISE_LAB_TRAIN_SLOTS")
+    if raw is None:
+        return default, None
+    low, high = TRAIN_SLOTS_RANGE
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not low <= value <= high:
+        return default, (f"NOISE_LAB_TRAIN_SLOTS must be an integer in [{low}, {high}]; got {raw!r}, "
+                         f"so {default} is used.")
+    return value, None
+
+
+class Slots:
+    """At most n holders at once across threads (sessions), with a count of who is waiting."""
+
+    def __init__(self, n: int):
+        if isinstance(n, bool) or not isinstance(n, int) or not TRAIN_SLOTS_RANGE[0] <= n <= TRAIN_SLOTS_RANGE[1]:
+            raise ValueError(f"n must be an integer in [{TRAIN_SLOTS_RANGE[0]}, {TRAIN_SLOTS_RANGE[1]}], got {n!r}")
+        self.n = n
+        self._free = threading.BoundedSemaphore(n)
+        self._lock = threading.Lock()
+        self.waiting = 0
+
+    def acquire(self, timeout: float) -> bool:
+        """Take a slot, waiting at most `timeout` seconds; False if none came free."""
+        with self._lock:
+            self.waiting += 1
+        try:
+            return self._free.acquire(timeout=timeout)
+        finally:
+            with self._lock:
+                self.waiting -= 1
+
+    def release(self) -> None:
+        self._free.release()

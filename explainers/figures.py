@@ -167,12 +167,14 @@ def measured_vs_theory(t_axis: np.ndarray, theory: Sequence[tuple[str, np.ndarra
 
 
 def scatter_2d(points: np.ndarray, title: str, reference: np.ndarray | None = None,
-               limit: float = 4.0) -> go.Figure:
+               limit: float = 4.0, reference_name: str = "clean data x₀") -> go.Figure:
     """A 2D point cloud, with faint reference points (e.g. the clean data) behind it."""
     traces = []
     if reference is not None:
         traces.append(go.Scattergl(x=f32(reference[:, 0]), y=f32(reference[:, 1]), mode="markers",
-                                   name="clean data x₀", marker=dict(size=3, color="#bbbbbb")))
+                                   name=reference_name,
+                                   # a few centres are drawn large, a cloud of data points small
+                                   marker=dict(size=3 if len(reference) > 50 else 10, color="#bbbbbb")))
     traces.append(go.Scattergl(x=f32(points[:, 0]), y=f32(points[:, 1]), mode="markers", name=title,
                                marker=dict(size=3, color=PALETTE[0], opacity=0.7)))
     layout = dict(xaxis=dict(range=[-limit, limit], constrain="domain"),

@@ -88,9 +88,10 @@ BACKWARD = (
 
 _D_LAYERS = ("D.hidden1", "D.hidden2", "D.hidden3", "D.out")
 _GAN_LAYERS = (*_D_LAYERS, "G.hidden1", "G.hidden2", "G.out")
-# Every step sets every GAN layer, so stepping back and forth never leaves a mode from another step.
+_DENOISER_LAYERS = ("in_x", "in_noise", "hidden1", "hidden2", "out")
+# Every step sets every layer, so stepping back and forth never leaves a mode from another step.
 SPECTRAL_DEFAULTS = {"model": "gan", "n_iter": 1, "threshold": 1.0, "trace_layer": "D.hidden1",
-                     **{f"m_{k}": "off" for k in _GAN_LAYERS}}
+                     **{f"m_{k}": "off" for k in (*_GAN_LAYERS, *_DENOISER_LAYERS)}}
 
 SPECTRAL = (
     Step("Every layer stretches", {**SPECTRAL_DEFAULTS},
@@ -122,6 +123,17 @@ SPECTRAL = (
          "Which run keeps the discriminator's Lipschitz bound near 1, and what happens to it without SN?",
          "With SN the bound stays close to 1 for the whole run; without SN it is several times larger and keeps "
          "changing as D sharpens. Compare mode coverage in the run-history table."),
+    Step("A denoiser needs to be steep", {**SPECTRAL_DEFAULTS, "model": "denoiser2d", "trace_layer": "hidden1",
+                                          **{f"m_{k}": "sn" for k in _DENOISER_LAYERS}, "train_steps": 400,
+                                          "lr": "0.001"},
+         "SN on every layer of the schedule page's trained denoiser. Section 5 shows its samples before and after; "
+         "press Fine-tune, then set in_x, in_noise and out to off and fine-tune again.",
+         "Can the fully normalized denoiser win its 8 modes back, and can the one with only hidden1 and hidden2 "
+         "normalized?",
+         "Fully normalized: no. Its Lipschitz bound is capped near 1.4, but near the data a denoiser must be steep "
+         "(the shipped one's bound is about 340), so all samples land on one mode and stay there. With only hidden1 "
+         "and hidden2 normalized the other layers grow to make up for it, and all 8 modes return within a few "
+         "hundred steps."),
 )
 
 LESSONS = {"noise_schedule": SCHEDULE, "backward_noise_init": BACKWARD, "spectral_norm": SPECTRAL}

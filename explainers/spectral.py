@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -37,6 +37,7 @@ MODES = ("off", "sn", "bsn", "optional")
 N_POWER_ITERATIONS_RANGE = (1, 100)
 THRESHOLD_RANGE = (1e-3, 1e3)
 NORMALIZABLE = (nn.Linear, nn.Conv2d)
+SILU_MAX_SLOPE = 1.0998  # max over x of d/dx [x * sigmoid(x)] (at x ~ 2.4): SiLU is not 1-Lipschitz
 
 
 # ---------------------------------------------------------------------------------------------
@@ -364,3 +365,15 @@ def lipschitz_bound(model: nn.Module, sigmas: Mapping[str, float] | None = None)
         kernel_area = layer.kernel_size[0] * layer.kernel_size[1] if isinstance(layer, nn.Conv2d) else 1
         bound *= math.sqrt(kernel_area) * sigmas[name]
     return bound
+
+
+def chain_lipschitz_bound(sigmas: Mapping[str, float], chain: Sequence[str], activation_slope: float = 1.0) -> float:
+    """Upper bound on the Lipschitz constant of a chain of linear layers with an activation between
+    each pair: the product of the layers' sigmas times activation_slope ** (len(chain) - 1), the
+    activation's largest slope (1 for ReLU and LeakyReLU(0.2), SILU_MAX_SLOPE for SiLU)."""
+    if not chain:
+        raise ValueError("chain must name at least one layer")
+    missing = [name for name in chain if name not in sigmas]
+    if missing:
+        raise ValueError(f"chain: no sigma for layer(s) {', '.join(missing)}; known layers are {', '.join(sigmas)}")
+    return math.prod(sigmas[name] for name in chain) * activation_slope ** (len(chain) - 1)

@@ -10,6 +10,12 @@ discriminator's Lipschitz bound (the product of its sigmas); every `sample_every
 batch of generated points and their mode coverage. Training always runs on fresh models built
 from the seed (or deep copies of models handed in), so no shared module is ever changed, and the
 same seed and settings give the same history.
+
+The second run here fine-tunes the shipped 2D denoiser (explainers.models, trained on the ring of 8
+Gaussians) with the same per-layer modes. Putting SN on a trained layer divides its weight by sigma
+at once, so the network's function changes before a single step; the fine-tune shows how much of the
+lost sample quality the normalized network can win back with the same v-prediction loss it was
+trained with, and what bounding every layer costs a denoiser whose map must be steep near the data.
 """
 
 from __future__ import annotations
@@ -18,14 +24,15 @@ import argparse
 import copy
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
+from typing import Callable, ClassVar, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
 from explainers.gan import Discriminator, Generator, make_gan, mode_coverage, ring8_sample
-from explainers.spectral import MODES, apply_layer_modes, layer_sigmas, lipschitz_bound
+from explainers.spectral import (MODES, SILU_MAX_SLOPE, apply_layer_modes, chain_lipschitz_bound, layer_sigmas,
+                                 lipschitz_bound)
 
 DEVICES = ("cpu", "cuda")
 
@@ -55,6 +62,11 @@ class GanConfig:
 @dataclass
 class GanHistory:
     """What a run recorded. Per step: lists indexed like `step`. Per snapshot: `sample_steps`."""
+
+    PER_STEP: ClassVar[tuple[str, ...]] = ("step", "d_loss", "g_loss", "d_grad_norm", "g_grad_norm",
+                                           "d_lipschitz_bound")
+    PER_LAYER: ClassVar[tuple[str, ...]] = ("d_sigmas", "g_sigmas")
+    PER_SNAPSHOT: ClassVar[tuple[str, ...]] = ("samples", "coverage", "quality")
 
     step: list[int] = field(default_factory=list)
     d_loss: list[float] = field(default_factory=list)
@@ -179,12 +191,19 @@ def train_gan(config: GanConfig, seed: int, n_steps: int, callback: Callable[[in
     return history
 
 
-def _append(history: GanHistory, record: dict) -> None:
-    for key in ("step", "d_loss", "g_loss", "d_grad_norm", "g_grad_norm", "d_lipschitz_bound"):
+def _append(history, record: dict) -> None:
+    """Add one step's record to a history (GanHistory or FinetuneHistory: each names its own fields)."""
+    for key in history.PER_STEP:
         getattr(history, key).append(record[key])
-    for key in ("d_sigmas", "g_sigmas"):
+    for key in history.PER_LAYER:
         for name, sigma in record[key].items():
             getattr(history, key).setdefault(name, []).append(sigma)
+
+
+def _append_snapshot(history, record: dict) -> None:
+    history.sample_steps.append(record["step"])
+    for key in history.PER_SNAPSHOT:
+        getattr(history, key).append(record[key])
 
 
 @torch.no_grad()
@@ -195,24 +214,157 @@ def _snapshot(history: GanHistory, step: int, generator: Generator, z_eval: torc
     samples = generator(z_eval).cpu().numpy().astype(np.float32)
     generator.train()
     scores = mode_coverage(samples)
-    history.sample_steps.append(step)
-    history.samples.append(samples)
-    history.coverage.append(scores["coverage"])
-    history.quality.append(scores["quality"])
-    return {"samples": samples, "coverage": scores["coverage"], "quality": scores["quality"]}
+    snapshot = {"step": step, "samples": samples, "coverage": scores["coverage"], "quality": scores["quality"]}
+    _append_snapshot(history, snapshot)
+    return snapshot
 
 
-def history_from_records(records: list[dict], stopped: str, elapsed_s: float = 0.0) -> GanHistory:
-    """Rebuild a history from the records a callback saw, e.g. of a run interrupted from outside
-    (a Stop button) before train_gan could return. Snapshots are the records that carry samples."""
-    history = GanHistory(stopped=stopped, elapsed_s=elapsed_s)
+def history_from_records(records: list[dict], stopped: str, elapsed_s: float = 0.0, kind: type = GanHistory):
+    """Rebuild a history (`kind`: GanHistory or FinetuneHistory) from the records a callback saw, e.g.
+    of a run interrupted from outside (a Stop button) before it could return. Snapshots are the
+    records that carry samples; a fine-tune's step-0 snapshot is a record with step 0 and no losses."""
+    history = kind(stopped=stopped, elapsed_s=elapsed_s)
     for record in records:
-        _append(history, record)
+        if record["step"] > 0:
+            _append(history, record)
         if "samples" in record:
-            history.sample_steps.append(record["step"])
-            history.samples.append(record["samples"])
-            history.coverage.append(record["coverage"])
-            history.quality.append(record["quality"])
+            _append_snapshot(history, record)
+    return history
+
+
+# ---------------------------------------------------------------------------------------------
+# Fine-tuning the 2D denoiser with per-layer modes
+# ---------------------------------------------------------------------------------------------
+
+DENOISER_CHAIN = ("in_x", "hidden1", "hidden2", "out")  # the path x takes (in_noise only adds a bias)
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """A fine-tune of the shipped 2D denoiser. modes: one mode for every linear layer, or a dict
+    {layer name: mode} (unnamed layers stay "off"). The loss, noise-level sampling and gradient
+    clipping are the ones the denoiser was trained with (explainers.train2d)."""
+
+    modes: str | Mapping[str, str] = "sn"
+    n_power_iterations: int = 1
+    threshold: float = 1.0
+    lr: float = 2e-4
+    batch_size: int = 512
+    dataset: str = "ring8"
+    sample_every: int = 100
+    n_eval_samples: int = 1000
+    eval_steps: int = 50  # DDIM (eta = 0) steps on the cosine schedule, T = 1000, for the snapshots
+
+
+@dataclass
+class FinetuneHistory:
+    """What a fine-tune recorded. Per step (1..n): loss, gradient norm before clipping, each layer's
+    exact sigma, the Lipschitz bound in x. Per snapshot (step 0 = the normalized model before any
+    step, then every sample_every steps): samples, mode coverage, energy distance to the data."""
+
+    PER_STEP: ClassVar[tuple[str, ...]] = ("step", "loss", "grad_norm", "lipschitz_bound")
+    PER_LAYER: ClassVar[tuple[str, ...]] = ("sigmas",)
+    PER_SNAPSHOT: ClassVar[tuple[str, ...]] = ("samples", "coverage", "energy_distance")
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    sigmas: dict[str, list[float]] = field(default_factory=dict)
+    lipschitz_bound: list[float] = field(default_factory=list)
+    sample_steps: list[int] = field(default_factory=list)
+    samples: list[np.ndarray] = field(default_factory=list)  # each (n_eval_samples, 2) float32
+    coverage: list[float] = field(default_factory=list)
+    energy_distance: list[float] = field(default_factory=list)
+    stopped: str = "completed"
+    elapsed_s: float = 0.0
+
+
+def denoiser_lipschitz_bound(sigmas: Mapping[str, float]) -> float:
+    """Bound on the denoiser's Lipschitz constant in x at a fixed noise level (SiLU between layers)."""
+    return chain_lipschitz_bound(sigmas, DENOISER_CHAIN, SILU_MAX_SLOPE)
+
+
+def finetune_denoiser(config: FinetuneConfig, seed: int, n_steps: int,
+                      callback: Callable[[int, dict], None] | None = None,
+                      should_stop: Callable[[], bool] | None = None, time_budget_s: float | None = None,
+                      device: str = "cpu", model: nn.Module | None = None) -> FinetuneHistory:
+    """Fine-tune a normalized copy of the 2D denoiser for up to n_steps Adam steps.
+
+    `model` (default: the shipped checkpoint for config.dataset) is never changed: the modes are
+    applied to a deep copy, and only that copy trains. callback(step, record) sees step 0 (the
+    snapshot before training) and every step; should_stop and time_budget_s as in train_gan.
+    The same seed and settings give the same history.
+    """
+    from explainers.data2d import get_dataset, quality_score
+    from explainers.models import load_denoiser2d
+    from explainers.sampling import sample_ddim, step_alphas_cumprod
+    from explainers.schedules import make_schedule
+    from explainers.train2d import sample_log_snr, v_prediction_loss
+
+    _check_run(config, n_steps, device, time_budget_s)
+    if not 1 <= config.eval_steps <= 1000:
+        raise ValueError(f"eval_steps must be in [1, 1000], got {config.eval_steps!r}")
+    data = get_dataset(config.dataset)
+    base = load_denoiser2d(config.dataset) if model is None else model
+    spec = config.modes
+    if isinstance(spec, str):
+        if spec not in MODES:
+            raise ValueError(f"modes must be one of {', '.join(MODES)} or a dict of them per layer; got {spec!r}")
+        spec = {layer: spec for layer, _ in base.linear_layers()}
+    # apply_layer_modes deep-copies: the shared, read-only model is never trained.
+    net = apply_layer_modes(base, dict(spec), config.n_power_iterations, config.threshold, seed=seed)
+    net = net.to(device).train().requires_grad_(True)
+    params = list(net.parameters())
+    opt = torch.optim.Adam(params, lr=config.lr)
+
+    rng = torch.Generator().manual_seed(seed)  # data, noise levels and noise on the CPU: same on any device
+    abar_steps = step_alphas_cumprod(make_schedule("cosine", T=1000).alphas_cumprod, config.eval_steps)
+    z_eval = torch.randn(config.n_eval_samples, 2, generator=torch.Generator().manual_seed(seed + 10_000))
+
+    history = FinetuneHistory()
+
+    @torch.no_grad()
+    def snapshot(step: int) -> dict:
+        net.eval()  # sampling must not advance the power iterations
+        samples = sample_ddim(net, z_eval.to(device), abar_steps).cpu().numpy().astype(np.float32)
+        net.train()
+        scores = quality_score(samples, data)
+        record = {"step": step, "samples": samples, "coverage": scores["mode_coverage"],
+                  "energy_distance": scores["energy_distance"]}
+        _append_snapshot(history, record)
+        return record
+
+    start = time.perf_counter()
+    first = snapshot(0)
+    if callback is not None:
+        callback(0, first)
+    for step in range(1, n_steps + 1):
+        if should_stop is not None and should_stop():
+            history.stopped = "should_stop"
+            break
+        if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+            history.stopped = "time_budget"
+            break
+        x0 = data.sample(config.batch_size, rng).to(device)
+        log_snr = sample_log_snr(config.batch_size, rng).to(device)
+        eps = torch.randn(config.batch_size, 2, generator=rng).to(device)
+        loss = v_prediction_loss(net, x0, log_snr, eps)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))  # as in the original training
+        opt.step()
+
+        sigmas = layer_sigmas(net)
+        record = {"step": step, "loss": loss.item(), "grad_norm": grad_norm, "sigmas": sigmas,
+                  "lipschitz_bound": denoiser_lipschitz_bound(sigmas)}
+        _append(history, record)
+        if step % config.sample_every == 0 or step == n_steps:
+            record.update(snapshot(step))
+        if callback is not None:
+            callback(step, record)
+    if history.step and history.sample_steps[-1] != history.step[-1]:
+        snapshot(history.step[-1])  # stopped early: still show where it got to
+    history.elapsed_s = time.perf_counter() - start
     return history
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,7 +32,7 @@ LAYERS = _layer_names()
 # The chain a signal x passes through, for the product-of-sigmas Lipschitz bound (per model).
 CHAINS = {"gan": ("D.hidden1", "D.hidden2", "D.hidden3", "D.out"),
           "denoiser2d": ("in_x", "hidden1", "hidden2", "out"), "frame_model": ()}
-SILU_MAX_SLOPE = 1.0998  # max of d/dx [x * sigmoid(x)]: SiLU is not 1-Lipschitz
+SILU_MAX_SLOPE = SN.SILU_MAX_SLOPE
 MODE_LABELS = {"off": "off", "sn": "sn", "bsn": "bsn", "optional": "optional"}
 CONV_INPUT_SIZE = 32
 TRACE_ITERATIONS = 20
@@ -128,11 +127,10 @@ def lipschitz(model: str, sigmas: dict[str, float]) -> tuple[float | None, str]:
     if not chain:
         return None, ("No product bound: the frame model has residual connections and FiLM modulation, "
                       "so the product of layer sigmas does not bound it.")
-    bound = math.prod(sigmas[layer] for layer in chain)
     if model == "gan":
-        return bound, "Bound on the discriminator's Lipschitz constant (LeakyReLU(0.2) is 1-Lipschitz)."
-    bound *= SILU_MAX_SLOPE ** (len(chain) - 1)
-    return bound, (f"Bound on the denoiser's Lipschitz constant in x at a fixed noise level, including SiLU's "
+        return (SN.chain_lipschitz_bound(sigmas, chain),
+                "Bound on the discriminator's Lipschitz constant (LeakyReLU(0.2) is 1-Lipschitz).")
+    return SN.chain_lipschitz_bound(sigmas, chain, SILU_MAX_SLOPE), (f"Bound on the denoiser's Lipschitz constant in x at a fixed noise level, including SiLU's "
                    f"maximum slope {SILU_MAX_SLOPE} per activation.")
 
 
@@ -205,8 +203,83 @@ def compare_line(modes: dict[str, str], sig_before: dict, sig_after: dict, bound
     return line + "."
 
 
-def runs_line(a: dict, b: dict) -> str:
+TRAINABLE = ("gan", "denoiser2d")  # models with a live run in section 5
+DENOISER_DATASET = "ring8"
+N_EVAL_SAMPLES = 1000
+EVAL_STEPS = 50
+
+
+def finetune_config(values: dict):
+    from explainers.spectral_training import FinetuneConfig
+
+    return FinetuneConfig(modes=modes_of("denoiser2d", values), n_power_iterations=values["n_iter"],
+                          threshold=values["threshold"], lr=float(values["lr"]), dataset=DENOISER_DATASET,
+                          n_eval_samples=N_EVAL_SAMPLES, eval_steps=EVAL_STEPS)
+
+
+@dataclass(frozen=True)
+class DenoiserSamples:
+    points: np.ndarray  # (n, 2) float32
+    coverage: float
+    energy_distance: float
+
+
+def denoiser_samples(net: nn.Module, seed: int, n: int = N_EVAL_SAMPLES, steps: int = EVAL_STEPS) -> DenoiserSamples:
+    """n samples from a (normalized) denoiser: DDIM (eta = 0), `steps` steps of the cosine schedule,
+    from seeded noise, scored against the ring of 8 Gaussians. The same noise as the fine-tune's
+    snapshots, so its step-0 picture is this one."""
+    from explainers.data2d import quality_score
+    from explainers.sampling import sample_ddim, step_alphas_cumprod
+    from explainers.schedules import make_schedule
+
+    abar_steps = step_alphas_cumprod(make_schedule("cosine", T=1000).alphas_cumprod, steps)
+    device = next(net.parameters()).device
+    z = torch.randn(n, 2, generator=torch.Generator().manual_seed(seed + 10_000)).to(device)
+    with torch.no_grad():
+        points = sample_ddim(net.eval(), z, abar_steps).cpu().numpy().astype(np.float32)
+    scores = quality_score(points, DENOISER_DATASET)
+    return DenoiserSamples(points, scores["mode_coverage"], scores["energy_distance"])
+
+
+def run_row(model: str, number: int, label: str, values: dict, seed: int, history) -> dict:
+    """One row of the session's run-history table."""
+    row = {"run": number, "modes": label, "power its": values["n_iter"], "lr": values["lr"], "seed": seed,
+           "steps": history.step[-1] if history.step else 0, "ended": history.stopped,
+           "mode coverage": round(history.coverage[-1], 3)}
+    if model == "gan":
+        row["max D Lipschitz bound"] = round(max(history.d_lipschitz_bound), 3)
+    else:
+        row["coverage before"] = round(history.coverage[0], 3)
+        row["energy distance"] = round(history.energy_distance[-1], 4)
+        row["Lipschitz bound"] = round(history.lipschitz_bound[-1], 3) if history.lipschitz_bound else None
+    row["seconds"] = round(history.elapsed_s, 1)
+    return row
+
+
+def curve_panels(model: str, history) -> tuple[list, str]:
+    """The training-curve panels (title, [(name, values)], log y) and the caption's numbers."""
+    if model == "gan":
+        bound = history.d_lipschitz_bound
+        return [("losses (D blue, G orange)", [("D loss", history.d_loss), ("G loss", history.g_loss)], False),
+                ("gradient norms", [("D grad", history.d_grad_norm), ("G grad", history.g_grad_norm)], True),
+                ("D layer σ", list(history.d_sigmas.items()), True),
+                ("D Lipschitz bound", [("bound", bound)], True)], (
+            f"Per step. D Lipschitz bound: max {max(bound):.3g}, final {bound[-1]:.3g}. "
+            f"Final D loss {history.d_loss[-1]:.3f}, G loss {history.g_loss[-1]:.3f}.")
+    bound = history.lipschitz_bound
+    return [("v-prediction loss", [("loss", history.loss)], True),
+            ("gradient norm (before clipping at 1)", [("grad", history.grad_norm)], True),
+            ("layer σ", list(history.sigmas.items()), True),
+            ("Lipschitz bound in x", [("bound", bound)], True)], (
+        f"Per step. Loss first {history.loss[0]:.3f}, last {history.loss[-1]:.3f} (each step a fresh batch of "
+        f"512, so it is noisy). Lipschitz bound in x: first {bound[0]:.3g}, last {bound[-1]:.3g}.")
+
+
+def runs_line(model: str, a: dict, b: dict) -> str:
     """The last two training runs of this session, in one line."""
-    return (f"run {a['run']} ({a['modes']}) against run {b['run']} ({b['modes']}): mode coverage "
-            f"{a['mode coverage']:.2f} vs {b['mode coverage']:.2f}, max D Lipschitz bound "
-            f"{a['max D Lipschitz bound']:.3g} vs {b['max D Lipschitz bound']:.3g}.")
+    line = (f"run {a['run']} ({a['modes']}) against run {b['run']} ({b['modes']}): mode coverage "
+            f"{a['mode coverage']:.2f} vs {b['mode coverage']:.2f}")
+    if model == "gan":
+        return line + (f", max D Lipschitz bound {a['max D Lipschitz bound']:.3g} vs "
+                       f"{b['max D Lipschitz bound']:.3g}.")
+    return line + f", energy distance {a['energy distance']:.3g} vs {b['energy distance']:.3g}."

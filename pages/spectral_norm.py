@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 from explainers import figures as F
 from explainers import spectral_view as V
+from explainers.gan import ring8_centers
 from explainers.prose import spectral as text
 
 PAGE = "spectral_norm"
@@ -25,6 +26,13 @@ def conv_norms_cached(key: tuple, n_iter: int, threshold: float, seed: int, devi
     modes = dict(key)
     base = shared_base("frame_model", 0, device)
     return V.conv_norms(V.normalized(base, modes, n_iter, threshold, seed))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def denoiser_samples_cached(key: tuple, n_iter: int, threshold: float, seed: int, device: str):
+    """Samples of the shipped denoiser with the modes in `key` (empty: all off), on a private copy."""
+    base = shared_base("denoiser2d", 0, device)
+    return V.denoiser_samples(V.normalized(base, dict(key), n_iter, threshold, seed), seed)
 
 
 device, device_text, notices = ui.page_start(PAGE, V.PARAMS, "Optional spectral normalization, layer by layer",
@@ -125,85 +133,109 @@ if rows:
 
 # ---- 5. live training ---------------------------------------------------------------------------------
 st.subheader("5 · Train with these toggles")
-if model != "gan":
-    st.info("Live training runs on the 2D GAN, the classic place where SN on the discriminator matters. "
-            "Pick “2D GAN” as the model to toggle its layers and train.")
+if model not in V.TRAINABLE:
+    st.info("Live training runs on the 2D GAN (where SN on the discriminator matters) and as a fine-tune of the "
+            "2D denoiser. Pick one of them as the model to toggle its layers and train.")
 else:
+    from explainers import spectral_training as T
+
+    values = {**{V.mode_key(k): m for k, m in modes.items()}, "n_iter": n_iter, "threshold": threshold}
+    if model == "denoiser2d":
+        # SN on a trained layer changes the function at once: show it before any training.
+        with timer.part("samples"):
+            raw_samples = denoiser_samples_cached((), n_iter, threshold, seed, device)
+            now_samples = denoiser_samples_cached(tuple(sorted(modes.items())), n_iter, threshold, seed, device)
+        c1, c2 = st.columns(2)
+        for col, title, smp in ((c1, "shipped denoiser (all off)", raw_samples),
+                                (c2, f"with these modes: {V.mode_summary(modes)}", now_samples)):
+            with col:
+                ui.figure(F.scatter_2d(smp.points, title, reference=ring8_centers(), limit=3.0,
+                                       reference_name="the 8 true mode centres"),
+                          f"{len(smp.points):,} samples, DDIM 50 steps on the cosine schedule, from the same noise "
+                          f"(seed {seed}); grey: the 8 true modes. Mode coverage {smp.coverage:.2f}, energy "
+                          f"distance to the data {smp.energy_distance:.3g} (0 = same distribution).")
+        st.caption("Fine-tuning trains a copy of the denoiser, with these modes, on the loss it was trained with: "
+                   "how much of the quality can the normalized network win back?")
+
     c1, c2, c3 = st.columns(3)
     with c1:
         train_steps = ui.widget(P["train_steps"])
     with c2:
-        lr = ui.widget(P["lr"])
+        values["lr"] = lr = ui.widget(P["lr"])
     with c3:
         st.write("")
-        start = st.button("Train", icon=":material/play_arrow:")
-    values = {**{V.mode_key(k): m for k, m in modes.items()}, "n_iter": n_iter, "threshold": threshold, "lr": lr}
-    from explainers.spectral_training import history_from_records, train_gan
+        start = st.button("Train" if model == "gan" else "Fine-tune", key="train", icon=":material/play_arrow:")
+    kind = T.GanHistory if model == "gan" else T.FinetuneHistory
+    last_key, runs_key = f"_train_last_{model}", f"_train_runs_{model}"
 
     def finish(label: str, history) -> None:
-        st.session_state["_gan_last"] = (label, history)
-        runs = st.session_state.setdefault("_gan_runs", [])
-        runs.append({"run": len(runs) + 1, "modes": label, "power its": n_iter, "lr": lr, "seed": seed,
-                     "steps": history.step[-1], "ended": history.stopped,
-                     "mode coverage": round(history.coverage[-1], 3),
-                     "max D Lipschitz bound": round(max(history.d_lipschitz_bound), 3),
-                     "seconds": round(history.elapsed_s, 1)})
+        st.session_state[last_key] = (label, history)
+        runs = st.session_state.setdefault(runs_key, [])
+        runs.append(V.run_row(model, len(runs) + 1, label, values, seed, history))
 
-    partial = st.session_state.pop("_gan_partial", None)
-    if partial and partial["records"] and not start:
+    partial = st.session_state.pop("_train_partial", None)
+    if partial and partial["model"] == model and partial["records"] and not start:
         # The Stop button (or leaving the page) interrupted the run: keep what it trained.
-        finish(partial["label"], history_from_records(partial["records"], "stopped by you", partial["elapsed_s"]))
+        finish(partial["label"], T.history_from_records(partial["records"], "stopped by you",
+                                                        partial["elapsed_s"], kind=kind))
         st.warning(f"Training stopped at step {partial['records'][-1]['step']}; the results so far are shown.",
                    icon=":material/stop_circle:")
     if start:
         progress = st.progress(0.0, text="Training…")
         stop_slot = st.empty()
         stop_slot.button("Stop", icon=":material/stop:", help="Stops the run; what was trained so far is kept.")
-        partial = st.session_state["_gan_partial"] = {"label": V.mode_summary(modes), "records": [], "elapsed_s": 0.0}
+        partial = st.session_state["_train_partial"] = {"model": model, "label": V.mode_summary(modes),
+                                                        "records": [], "elapsed_s": 0.0}
         started = time.perf_counter()
 
         def report(step, record):
             partial["records"].append(record)
             partial["elapsed_s"] = time.perf_counter() - started
-            if step % 25 == 0 or step == train_steps:
-                progress.progress(step / train_steps, text=f"step {step}/{train_steps}: D loss {record['d_loss']:.3f}, "
-                                  f"D Lipschitz bound {record['d_lipschitz_bound']:.3g}")
+            if step and (step % 25 == 0 or step == train_steps):
+                detail = (f"D loss {record['d_loss']:.3f}, D Lipschitz bound {record['d_lipschitz_bound']:.3g}"
+                          if model == "gan" else f"loss {record['loss']:.3f}, Lipschitz bound "
+                                                 f"{record['lipschitz_bound']:.3g}")
+                progress.progress(step / train_steps, text=f"step {step}/{train_steps}: {detail}")
 
-        with timer.part("training"):
-            history = ui.on_device(lambda d: train_gan(V.gan_config(values), seed, train_steps, callback=report,
-                                                       time_budget_s=TRAIN_BUDGET_S, device=d), device)
-        st.session_state.pop("_gan_partial", None)
+        def run_on(d):
+            if model == "gan":
+                return T.train_gan(V.gan_config(values), seed, train_steps, callback=report,
+                                   time_budget_s=TRAIN_BUDGET_S, device=d)
+            return T.finetune_denoiser(V.finetune_config(values), seed, train_steps, callback=report,
+                                       time_budget_s=TRAIN_BUDGET_S, device=d, model=base)
+
+        with ui.training_slot(), timer.part("training"):
+            started = time.perf_counter()  # the run's seconds count from here, not from the wait
+            history = ui.on_device(run_on, device)
+        st.session_state.pop("_train_partial", None)
         progress.empty()
         stop_slot.empty()
         finish(V.mode_summary(modes), history)
-    if "_gan_last" in st.session_state:
-        label, history = st.session_state["_gan_last"]
-        steps = np.asarray(history.step)
-        st.markdown(f"**Last run:** {label}; {history.step[-1]} steps ({history.stopped}), "
-                    f"{history.elapsed_s:.1f} s, final mode coverage {history.coverage[-1]:.2f}.")
-        ui.figure(F.training_curves(steps, [
-            ("losses (D blue, G orange)", [("D loss", history.d_loss), ("G loss", history.g_loss)], False),
-            ("gradient norms", [("D grad", history.d_grad_norm), ("G grad", history.g_grad_norm)], True),
-            ("D layer σ", [(k, v) for k, v in history.d_sigmas.items()], True),
-            ("D Lipschitz bound", [("bound", history.d_lipschitz_bound)], True),
-        ]), f"Per step. D Lipschitz bound: max {max(history.d_lipschitz_bound):.3g}, final "
-            f"{history.d_lipschitz_bound[-1]:.3g}. Final D loss {history.d_loss[-1]:.3f}, G loss {history.g_loss[-1]:.3f}.")
+    if last_key in st.session_state:
+        label, history = st.session_state[last_key]
+        st.markdown(f"**Last run:** {label}; {history.step[-1] if history.step else 0} steps ({history.stopped}), "
+                    f"{history.elapsed_s:.1f} s, mode coverage {history.coverage[0]:.2f} at the first snapshot, "
+                    f"{history.coverage[-1]:.2f} at the last.")
+        if history.step:
+            panels, numbers = V.curve_panels(model, history)
+            ui.figure(F.training_curves(np.asarray(history.step), panels), numbers)
         c1, c2 = st.columns(2)
         with c1:
-            from explainers.gan import ring8_centers
-
-            ui.figure(F.scatter_2d(history.samples[-1], "generated samples", reference=ring8_centers(), limit=3.0),
-                      f"1,000 generator samples at step {history.sample_steps[-1]} (blue) and the 8 true modes (grey); "
-                      f"mode coverage {history.coverage[-1]:.2f}.")
+            who = "generator" if model == "gan" else "denoiser"
+            ui.figure(F.scatter_2d(history.samples[-1], "generated samples", reference=ring8_centers(), limit=3.0,
+                                   reference_name="the 8 true mode centres"),
+                      f"{len(history.samples[-1]):,} {who} samples at step {history.sample_steps[-1]} (blue) and the "
+                      f"8 true modes (grey); mode coverage {history.coverage[-1]:.2f}.")
         with c2:
             ui.figure(F.step_curve(np.asarray(history.sample_steps), [("mode coverage", history.coverage)],
                                    "step", "modes covered (fraction)"),
-                      f"Fraction of the 8 modes that get a fair share of samples, every {100} steps.")
-    if st.session_state.get("_gan_runs"):
+                      "Fraction of the 8 modes that get a fair share of samples, every 100 steps"
+                      + (" (step 0: the normalized denoiser before fine-tuning)." if model != "gan" else "."))
+    if st.session_state.get(runs_key):
         st.markdown("**Run history (this session)**")
-        st.dataframe(st.session_state["_gan_runs"], hide_index=True)
-        if len(st.session_state["_gan_runs"]) >= 2:
-            st.markdown(f"**A/B:** {V.runs_line(*st.session_state['_gan_runs'][-2:])}")
+        st.dataframe(st.session_state[runs_key], hide_index=True)
+        if len(st.session_state[runs_key]) >= 2:
+            st.markdown(f"**A/B:** {V.runs_line(model, *st.session_state[runs_key][-2:])}")
 
 ui.share_and_export(PAGE)
 ui.misconceptions(text)

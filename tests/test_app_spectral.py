@@ -91,3 +91,36 @@ def test_bad_mode_in_url_is_noticed():
     text = "\n".join(w.value for w in at.warning)
     assert "'m_D.hidden1'" in text and "off, sn, bsn, optional" in text
     assert "'n_iter'" in text and "[1, 20]" in text
+
+
+DENOISER = {"model": "denoiser2d", "train_steps": "200", "lr": "0.001"}
+
+
+def scatter_points(at: AppTest, title_part: str) -> np.ndarray:
+    fig = figure(at, title_part)
+    trace = next(t for t in fig["data"] if title_part in (t.get("name") or ""))
+    return np.stack([decoded(trace["x"]), decoded(trace["y"])], axis=1)
+
+
+def test_denoiser_samples_change_with_the_toggles_and_a_fine_tune_wins_the_modes_back():
+    at = run_page(DENOISER)
+    raw = scatter_points(at, "shipped denoiser")
+    same = scatter_points(at, "with these modes")
+    np.testing.assert_array_equal(raw, same)  # all off: the same network, the same noise
+    at.segmented_control(key="m_hidden1").set_value("sn").run()
+    at.segmented_control(key="m_hidden2").set_value("sn").run()
+    assert not at.exception, [e.value for e in at.exception]
+    np.testing.assert_array_equal(scatter_points(at, "shipped denoiser"), raw)
+    normalized = scatter_points(at, "with these modes")
+    assert np.abs(normalized - raw).mean() > 0.1  # SN changed the samples before any training
+    raw_caption, normalized_caption = [c.value for c in at.caption if "Mode coverage" in c.value]
+    assert "Mode coverage 1.00" in raw_caption and "Mode coverage 0.12" in normalized_caption  # one mode of 8
+
+    assert not [b for b in at.button if b.label == "Train"]
+    next(b for b in at.button if b.label == "Fine-tune").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    row = at.dataframe[0].value.iloc[0]
+    assert row["modes"] == "hidden1=sn, hidden2=sn" and row["steps"] == 200 and row["ended"] == "completed"
+    assert row["coverage before"] <= 0.25 and row["mode coverage"] >= 0.75
+    assert row["energy distance"] > 0 and row["Lipschitz bound"] > 1
+    assert figure(at, "v-prediction loss") and figure(at, "layer σ")

@@ -100,3 +100,46 @@ def test_deep_link_sn_toggle_then_train(server, page):
     page.set_viewport_size({"width": 1400, "height": 5000})
     page.wait_for_timeout(1000)  # let Plotly resize to the new viewport
     page.screenshot(path=str(ARTIFACTS / "spectral_norm.png"))
+
+
+# The scatter of the denoiser's samples with the chosen modes: its trace is named after the figure title.
+SAMPLES_WITH_MODES = """() => {
+    const p = [...document.querySelectorAll('.js-plotly-plot')].find(p =>
+        p._fullData && p._fullData.some(t => (t.name || '').startsWith('with these modes')));
+    if (!p) return null;
+    const t = p._fullData.find(t => (t.name || '').startsWith('with these modes'));
+    return {name: t.name, x: Array.from(t.x).slice(0, 50)};
+}"""
+
+
+def test_denoiser_toggle_changes_its_samples_then_a_fine_tune_wins_modes_back(server, page):
+    page.goto(f"{server.url}/spectral_norm?model=denoiser2d&train_steps=300&lr=0.001")
+    wait_for_app(page, WAIT_MS)
+    page.wait_for_function(f"() => ({SAMPLES_WITH_MODES})() !== null", timeout=WAIT_MS)
+    before = page.evaluate(SAMPLES_WITH_MODES)
+    assert before["name"] == "with these modes: all off"
+
+    for layer in ("hidden1", "hidden2"):
+        page.locator(f".st-key-m_{layer}").get_by_role("radio", name="sn", exact=True).click()
+        page.wait_for_function(f"() => (({SAMPLES_WITH_MODES})() || {{}}).name?.includes('{layer}=sn')",
+                               timeout=WAIT_MS)
+        wait_for_app(page, WAIT_MS)
+    after = page.evaluate(SAMPLES_WITH_MODES)
+    assert after["name"] == "with these modes: hidden1=sn, hidden2=sn"
+    assert sum(abs(a - b) for a, b in zip(after["x"], before["x"])) / 50 > 0.1  # the samples moved
+
+    page.get_by_role("button", name="Fine-tune", exact=True).click()
+    page.get_by_text("Run history (this session)").wait_for(timeout=WAIT_MS)
+    wait_for_app(page, WAIT_MS)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    last_run = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Last run:").inner_text()
+    assert "hidden1=sn, hidden2=sn" in last_run and "300 steps (completed)" in last_run
+    # Mode coverage: one mode of 8 right after SN, all of them back after 300 steps at lr 0.001.
+    assert "mode coverage 0.12 at the first snapshot, 1.00 at the last" in last_run
+    titles = page.evaluate(PLOT_TITLES)
+    assert any(t[:1] == ["v-prediction loss"] for t in titles), titles
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.set_viewport_size({"width": 1400, "height": 6000})
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "spectral_norm_denoiser.png"))

@@ -58,7 +58,7 @@ def test_next_and_previous_move_through_steps_and_set_controls():
 
 def test_link_to_a_step_opens_it_and_explicit_url_values_win():
     at = page_at("spectral_norm", {"lesson": "3", "n_iter": "5"})
-    assert lesson_heading(at).startswith("**Lesson · step 3 of 6")
+    assert lesson_heading(at).startswith("**Lesson · step 3 of 7")
     assert at.segmented_control(key="m_D.out").value == "sn"
     assert at.slider(key="n_iter").value == 5  # written in the link: kept
 

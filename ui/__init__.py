@@ -46,6 +46,38 @@ def on_device(compute, device: str):
         return compute("cpu")
 
 
+@st.cache_resource
+def _training_slots():
+    """One set of training slots per server process, shared by every session."""
+    from explainers.device import Slots, training_slots_wanted
+
+    n, note = training_slots_wanted()
+    return Slots(n), note
+
+
+@contextmanager
+def training_slot():
+    """Hold one of the server's training slots for the block; while none is free, say so and wait.
+
+    Waiting polls in short steps and writes to the page between them, so the Stop button (or
+    leaving the page) still interrupts a waiting session, which then never takes a slot.
+    """
+    slots, note = _training_slots()
+    if note:
+        st.warning(note, icon=":material/settings:")
+    waiting = st.empty()
+    started = time.perf_counter()
+    while not slots.acquire(timeout=0.25):
+        waiting.info(f"Waiting for a free training slot: this server trains at most {slots.n} run(s) at once, "
+                     f"so that everyone else's page stays quick. {slots.waiting} waiting; "
+                     f"{time.perf_counter() - started:.0f} s so far.", icon=":material/hourglass_top:")
+    waiting.empty()
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 def page_start(page: str, params, title: str, summary: str) -> tuple[str, str, list[str]]:
     """What every explainer page does first: classroom flags and lesson step (before any widget, so a
     step can set the controls), its title and one sentence, the lesson panel, and the URL notices.

@@ -3,7 +3,7 @@
 SUMMARY = (
     "Spectral normalization divides a layer's weight by its largest singular value σ, so the layer "
     "stretches no input by more than 1. Switch it on and off layer by layer and watch singular values, "
-    "the network's Lipschitz bound and GAN training respond."
+    "the network's Lipschitz bound, GAN training and a fine-tune of the schedule page's denoiser respond."
 )
 
 EXPLANATION = {
@@ -12,7 +12,8 @@ EXPLANATION = {
         "biggest stretch is the layer's σ. Spectral normalization shrinks each chosen layer so its biggest "
         "stretch is exactly 1. A network built only from such layers cannot turn a small change of its input "
         "into a huge change of its output. In a GAN, that keeps the discriminator from becoming so sharp that "
-        "the generator gets no useful signal."
+        "the generator gets no useful signal. A denoiser is different: near the data it must react sharply "
+        "to small changes, so shrinking all of its layers makes its samples collapse."
     ),
     "Moderate": (
         "σ(W) is the largest singular value of W: the most ‖Wx‖ can exceed ‖x‖. SN replaces W by W/σ(W). "
@@ -20,7 +21,9 @@ EXPLANATION = {
         "with one power-iteration step per training step: the estimate lags the true σ a little, from below. "
         "With 1-Lipschitz activations, the product of the layers' σ bounds how fast the whole network can "
         "change. “Optional” means per-layer choice: normalize only the layers that need it (often the "
-        "discriminator), or, in the dynamic mode here, only while a layer's σ exceeds a threshold."
+        "discriminator), or, in the dynamic mode here, only while a layer's σ exceeds a threshold. Putting "
+        "SN on an already trained layer divides its weight by σ at once, so the function changes before any "
+        "training: the denoiser's fine-tune shows how much the other, unnormalized layers can win back."
     ),
     "Hard": None,
 }
@@ -54,7 +57,10 @@ MISCONCEPTIONS = [
      "parametrizations.weight.original. The optimizer updates the raw weight either way."),
     ("“If SN helps, put it on every layer.”",
      "“Optional” SN is a per-layer choice. On the generator as well as the discriminator it can over-constrain "
-     "the network: train both ways here and compare mode coverage in the run history."),
+     "the network: train both ways here and compare mode coverage in the run history. On the 2D denoiser, SN on "
+     "every layer caps its Lipschitz bound near 1.4, but a denoiser must be steep near the data (its shipped "
+     "bound is in the hundreds): the samples fall onto one mode and a fine-tune cannot bring the others back, "
+     "while SN on hidden1 and hidden2 alone recovers all 8 modes in a few hundred steps."),
     ("“The power-iteration σ is exact.”",
      "It is an estimate that approaches σ from below; with one iteration per training step it lags behind, so a "
      "normalized layer's true σ can be slightly above 1. Section 2 shows the convergence."),
