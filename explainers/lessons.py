@@ -131,9 +131,9 @@ SPECTRAL = (
          "Can the fully normalized denoiser win its 8 modes back, and can the one with only hidden1 and hidden2 "
          "normalized?",
          "Fully normalized: no. Its Lipschitz bound is capped near 1.4, but near the data a denoiser must be steep "
-         "(the shipped one's bound is about 340), so all samples land on one mode and stay there. With only hidden1 "
-         "and hidden2 normalized the other layers grow to make up for it, and all 8 modes return within a few "
-         "hundred steps."),
+         "(the shipped one's bound is about 340), so the samples blur into one cloud that covers 1 mode of 8, and "
+         "fine-tuning does not sharpen it. With only hidden1 and hidden2 normalized the other layers grow to make up "
+         "for it, and all 8 modes return within a few hundred steps."),
 )
 
 LESSONS = {"noise_schedule": SCHEDULE, "backward_noise_init": BACKWARD, "spectral_norm": SPECTRAL}

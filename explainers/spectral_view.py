@@ -209,6 +209,18 @@ N_EVAL_SAMPLES = 1000
 EVAL_STEPS = 50
 
 
+def mode_centres(model: str) -> np.ndarray:
+    """The 8 true mode centres of the data a trainable model learns, (8, 2): the GAN's ring has radius 2,
+    the denoiser's (explainers.data2d, standardised to unit variance) radius 1.407."""
+    if model == "gan":
+        from explainers.gan import ring8_centers
+
+        return ring8_centers()
+    from explainers.data2d import get_dataset
+
+    return get_dataset(DENOISER_DATASET).means.numpy()
+
+
 def finetune_config(values: dict):
     from explainers.spectral_training import FinetuneConfig
 

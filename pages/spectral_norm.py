@@ -8,7 +8,6 @@ import streamlit as st
 import ui
 from explainers import figures as F
 from explainers import spectral_view as V
-from explainers.gan import ring8_centers
 from explainers.prose import spectral as text
 
 PAGE = "spectral_norm"
@@ -149,7 +148,7 @@ else:
         for col, title, smp in ((c1, "shipped denoiser (all off)", raw_samples),
                                 (c2, f"with these modes: {V.mode_summary(modes)}", now_samples)):
             with col:
-                ui.figure(F.scatter_2d(smp.points, title, reference=ring8_centers(), limit=3.0,
+                ui.figure(F.scatter_2d(smp.points, title, reference=V.mode_centres(model), limit=3.0,
                                        reference_name="the 8 true mode centres"),
                           f"{len(smp.points):,} samples, DDIM 50 steps on the cosine schedule, from the same noise "
                           f"(seed {seed}); grey: the 8 true modes. Mode coverage {smp.coverage:.2f}, energy "
@@ -222,7 +221,7 @@ else:
         c1, c2 = st.columns(2)
         with c1:
             who = "generator" if model == "gan" else "denoiser"
-            ui.figure(F.scatter_2d(history.samples[-1], "generated samples", reference=ring8_centers(), limit=3.0,
+            ui.figure(F.scatter_2d(history.samples[-1], "generated samples", reference=V.mode_centres(model), limit=3.0,
                                    reference_name="the 8 true mode centres"),
                       f"{len(history.samples[-1]):,} {who} samples at step {history.sample_steps[-1]} (blue) and the "
                       f"8 true modes (grey); mode coverage {history.coverage[-1]:.2f}.")

@@ -114,7 +114,7 @@ def test_denoiser_samples_change_with_the_toggles_and_a_fine_tune_wins_the_modes
     normalized = scatter_points(at, "with these modes")
     assert np.abs(normalized - raw).mean() > 0.1  # SN changed the samples before any training
     raw_caption, normalized_caption = [c.value for c in at.caption if "Mode coverage" in c.value]
-    assert "Mode coverage 1.00" in raw_caption and "Mode coverage 0.12" in normalized_caption  # one mode of 8
+    assert "Mode coverage 1.00" in raw_caption and "Mode coverage 0.12" in normalized_caption  # 1 of 8 modes
 
     assert not [b for b in at.button if b.label == "Train"]
     next(b for b in at.button if b.label == "Fine-tune").click().run()

@@ -213,7 +213,7 @@ def figure(fig, caption: str, key: str | None = None, page: str | None = None) -
     # Streamlit's chart theme sets its own small fonts; the presenter view keeps Plotly's, enlarged.
     st.plotly_chart(fig, width="stretch", key=key, theme=None if present else "streamlit", config={"displaylogo": False, "toImageButtonOptions": {
         "format": "png", "filename": slug(name), "scale": 2}})
-    c1, c2 = st.columns([5, 1], vertical_alignment="top")
+    c1, c2 = st.columns([4, 1], vertical_alignment="top")  # room for "Export" in half-width columns
     c1.caption(caption)
     with c2.popover("Export", icon=":material/download:"):
         stem = slug(name)

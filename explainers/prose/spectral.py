@@ -13,7 +13,7 @@ EXPLANATION = {
         "stretch is exactly 1. A network built only from such layers cannot turn a small change of its input "
         "into a huge change of its output. In a GAN, that keeps the discriminator from becoming so sharp that "
         "the generator gets no useful signal. A denoiser is different: near the data it must react sharply "
-        "to small changes, so shrinking all of its layers makes its samples collapse."
+        "to small changes, so shrinking all of its layers blurs its samples into a cloud."
     ),
     "Moderate": (
         "σ(W) is the largest singular value of W: the most ‖Wx‖ can exceed ‖x‖. SN replaces W by W/σ(W). "
@@ -59,7 +59,8 @@ MISCONCEPTIONS = [
      "“Optional” SN is a per-layer choice. On the generator as well as the discriminator it can over-constrain "
      "the network: train both ways here and compare mode coverage in the run history. On the 2D denoiser, SN on "
      "every layer caps its Lipschitz bound near 1.4, but a denoiser must be steep near the data (its shipped "
-     "bound is in the hundreds): the samples fall onto one mode and a fine-tune cannot bring the others back, "
+     "bound is in the hundreds): the samples blur into one cloud (1 mode of 8 covered) and a fine-tune does not "
+     "sharpen them, "
      "while SN on hidden1 and hidden2 alone recovers all 8 modes in a few hundred steps."),
     ("“The power-iteration σ is exact.”",
      "It is an estimate that approaches σ from below; with one iteration per training step it lags behind, so a "
