@@ -658,8 +658,6 @@ def test_markdown_in_a_bad_value_or_key_is_not_rendered(server, page, key):
 
 
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason="app bug: the classroom notices (lesson, present, hide) still quote the raw "
-                   "value into Markdown, so ?lesson=![i](http://host/pix.png) renders an <img> fetched from that host")
 @pytest.mark.parametrize("key", ["lesson", "present", "hide"])
 def test_markdown_in_a_bad_classroom_flag_is_not_rendered(server, page, key):
     assert markdown_payload_renders(server, page, key) == ([], 0)

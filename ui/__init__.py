@@ -12,7 +12,7 @@ from typing import Iterable
 
 import streamlit as st
 
-from explainers.state import Param, read_url
+from explainers.state import Param, quote_value, read_url
 
 @st.cache_resource
 def _device_choice() -> tuple[str, str, str | None]:
@@ -289,7 +289,7 @@ def classroom(page: str, params: Iterable[Param]) -> list[str]:
             step_no = int(raw)
         else:
             notices.append(f"URL parameter 'lesson' must be a step number in [1, {len(steps)}]; got "
-                           f"'{raw[:40]}', so no lesson step is open.")
+                           f"{quote_value(raw)}, so no lesson step is open.")
     applied_key = f"_lesson_applied_{page}"
     if step_no and st.session_state.get(applied_key) != step_no:
         _apply_step(steps[step_no - 1], page_keys, only_missing=applied_key not in st.session_state)
@@ -299,11 +299,11 @@ def classroom(page: str, params: Iterable[Param]) -> list[str]:
     present_raw = _query_value("present")
     present = present_raw is not None and present_raw.lower() in ("true", "1")
     if present_raw is not None and present_raw.lower() not in ("true", "false", "1", "0"):
-        notices.append(f"URL parameter 'present' must be true or false; got '{present_raw[:40]}'.")
+        notices.append(f"URL parameter 'present' must be true or false; got {quote_value(present_raw)}.")
     hidden = [h.strip() for h in (_query_value("hide") or "").split(",") if h.strip()]
     bad = [h for h in hidden if h != "sidebar" and h not in page_keys]
     if bad:
-        notices.append(f"URL parameter 'hide' names unknown controls: {', '.join(b[:40] for b in bad[:5])}; valid: "
+        notices.append(f"URL parameter 'hide' names unknown controls: {', '.join(quote_value(b) for b in bad[:5])}; valid: "
                        f"sidebar or a control key such as {', '.join(sorted(page_keys)[:6])}.")
     st.session_state["_present"] = present
     _presenter_css(present, [h for h in hidden if h not in bad])
