@@ -309,7 +309,13 @@ class FakeQueryParams:
     """What ui.classroom and ui.url_notices use of st.query_params."""
 
     def __init__(self, query: dict):
-        self._q = query
+        self._q = dict(query)  # url_notices may rewrite values: never the case's own dict
+
+    def __setitem__(self, key, value):
+        self._q[key] = value if isinstance(value, list) else [value]
+
+    def __delitem__(self, key):
+        del self._q[key]
 
     def get_all(self, key):
         return list(self._q.get(key, []))
@@ -343,10 +349,11 @@ def test_classroom_flags_never_raise_and_name_bad_values(page, fake_st):
         fake_st.query_params = FakeQueryParams(case.query)
         fake_st.session_state = {}
         fake_st.html_bodies.clear()
+        room = ui.classroom(page, params)  # in ui.page_start's order: the lesson step sees the URL as given
         url = ui.url_notices(page, params)
         # url_notices is read_url with the classroom keys allowed, kept for the session
         assert url == list(dict.fromkeys(read_url(params, case.query, allowed_extra=ui.CLASSROOM_KEYS).notices))
-        notices = url + ui.classroom(page, params)
+        notices = url + room
         lesson = case.query.get("lesson", [None])[-1]
         present = case.query.get("present", [None])[-1]
         hide = case.query.get("hide", [None])[-1]
@@ -395,15 +402,9 @@ def run_page(page: str, query: dict) -> AppTest:
     return at
 
 
-# Known app bugs (reported; strict xfail tests below turn green when they are fixed), where what the notices say
-# and what the controls show differ, because read_url and Streamlit's own URL binding read a value differently:
-#  - a rejected value: the notice says "the default is used", but the binding keeps a fractional int truncated
-#    (n_iter=15.5 shows 15) or a de-duplicated / shortened multi list (schedule=linear&schedule=linear shows
-#    linear), and the page computes with that;
-#  - a repeated key: read_url takes the last value (no notice), but a slider ignores a repeated key (shows its
-#    default) and a segmented control takes the first (level=Hard&level=Easy shows Hard);
-#  - a padded boolean: read_url strips ' true ' (valid, no notice), the toggle's binding does not (shows false).
-# So for those the fuzz only checks that the control shows a valid value; everything else must match exactly.
+# Where read_url and Streamlit's own URL binding would read a value differently (a fractional int, a repeated
+# key, a padded boolean, a repeated multi value), ui.url_notices rewrites the URL value before any control reads
+# it, so the control shows exactly what the notice says; the tests below check that for every case the fuzz meets.
 # Controls whose range or options depend on other controls (their URL values are checked against the static
 # Param range only; see test_value_outside_a_dependent_range_is_noticed).
 DEPENDENT = {"t", "steps", "step", "window_start", "train_step", "trace_layer"}
@@ -462,22 +463,17 @@ def test_pages_survive_fuzzed_urls(page):
             assert f"URL parameter '{key}' " in warnings, (fixed, key, warnings[:500])
         for key in unknown_keys(page, fixed):
             assert reports_unknown(at_warnings, key), (fixed, key)
-        # A valid URL value is what the control shows; for a rejected one the control shows a valid value (the
-        # default, or - known bug above - what Streamlit's binding made of the URL value).
+        # Every control shows what read_url settled on: the URL's value when it is valid, else the default.
         state = read_url(PAGES[page], query, ui.CLASSROOM_KEYS)
-        shown, bad = widget_values(at, with_kind=True), expected_bad_keys(page, fixed)
+        shown = widget_values(at, with_kind=True)
         for p in PAGES[page]:
             if p.key in query and p.key in shown and p.key not in DEPENDENT:
                 kind, value = shown[p.key]
                 value = tuple(value) if p.kind == "multi" else value
                 if value is None or value == ():  # nothing selected: the page falls back to the default
                     value = p.default
-                repeated = len(query[p.key]) > 1 and kind in ("slider", "segmented_control")
-                padded_bool = p.kind == "bool" and query[p.key][-1] != query[p.key][-1].strip()
-                if p.key in bad or repeated or padded_bool:
-                    check_value_type(p, value)
-                else:
-                    assert value == state.values[p.key], (fixed, p.key, value, state.values[p.key])
+                check_value_type(p, value)
+                assert value == state.values[p.key], (fixed, p.key, value, state.values[p.key])
         lesson = query.get("lesson", [None])[-1]
         if lesson is not None and not lesson_ok(lesson, len(LESSONS[page])):
             assert "URL parameter 'lesson' must be a step number" in warnings, fixed
@@ -559,21 +555,15 @@ def test_the_control_shows_what_the_notice_says(page, query, key):
     shows_what_the_notice_says(page, query, key)
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: the notice says the default is used, but Streamlit's binding keeps "
-                   "a fractional int truncated (n_iter=15.5 shows 15) or a de-duplicated / shortened multi list, "
-                   "and the page computes with that")
 @pytest.mark.parametrize("page,query,key", [
     ("spectral_norm", {"n_iter": ["15.5"]}, "n_iter"),
     ("noise_schedule", {"schedule": ["linear", "linear"]}, "schedule"),
     ("noise_schedule", {"schedule": ["linear", "cosine", "sigmoid", "vp_sde"]}, "schedule"),
 ])
-def test_the_control_shows_what_the_notice_says_known_bug(page, query, key):
+def test_the_control_shows_what_the_notice_says_when_the_binding_reads_it_differently(page, query, key):
     shows_what_the_notice_says(page, query, key)
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: read_url takes a repeated key's last value without a notice, but "
-                   "Streamlit's binding ignores a repeated key on a slider (n_frames=16&n_frames=8 shows 32) and "
-                   "takes the first on a segmented control (level=Hard&level=Easy shows Hard)")
 @pytest.mark.parametrize("page,query,key", [
     ("backward_noise_init", {"n_frames": ["16", "8"]}, "n_frames"),
     ("backward_noise_init", {"level": ["Hard", "Easy"]}, "level"),
@@ -582,8 +572,6 @@ def test_a_repeated_key_shows_what_the_notice_says(page, query, key):
     shows_what_the_notice_says(page, query, key)
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: read_url strips a padded boolean (' true ' is valid, no notice) but "
-                   "the toggle's URL binding does not, so ?ztsnr=%20true%20 silently shows false")
 def test_a_padded_boolean_shows_what_the_notice_says():
     shows_what_the_notice_says("noise_schedule", {"ztsnr": [" true "]}, "ztsnr")
 

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Iterable
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from explainers.state import Param, quote_value, read_url
 
@@ -170,11 +171,67 @@ def url_notices(page: str, params: Iterable[Param], extra_keys: Iterable[str] = 
     params = list(params)
     query = {k: st.query_params.get_all(k) for k in st.query_params
              if not only_params or k in {p.key for p in params}}
-    fresh = read_url(params, query, allowed_extra=(*CLASSROOM_KEYS, *extra_keys)).notices
+    state = read_url(params, query, allowed_extra=(*CLASSROOM_KEYS, *extra_keys))
+    fresh = state.notices
+    _canonical_url(params, query, state.values)
     key = f"_url_notices_{page}"
     if fresh:
         st.session_state[key] = list(dict.fromkeys([*st.session_state.get(key, []), *fresh]))
     return st.session_state.get(key, [])
+
+
+def _canonical_url(params: list[Param], query: dict, values: dict) -> None:
+    """Make each control show the value read_url settled on, before any widget reads the URL.
+
+    Streamlit's own URL binding reads some values differently from read_url (it truncates n_iter=15.5
+    to 15, takes the first of a repeated key or ignores it, does not strip ' true '), and the control
+    must show what the notice says. So a URL value that is not in its canonical form is rewritten, in
+    the browser's URL and in the snapshot of the URL the binding seeds widgets from, once per such
+    value; a rejected one is removed, so the control starts at its default.
+    """
+    handled = st.session_state.setdefault("_url_canonical_handled", set())
+    for p in params:
+        raw = query.get(p.key)
+        if raw is None:
+            continue
+        value = values[p.key]
+        # Exactly the value read_url settled on (a float keeps all its digits, not the display format).
+        canonical = ([str(int(value))] if p.kind == "int" else [repr(float(value))] if p.kind == "float"
+                     else p.to_url(value))
+        mark = (p.key, tuple(raw))
+        if raw == canonical or mark in handled:
+            continue
+        handled.add(mark)
+        keep = value != p.default
+        try:
+            if keep:
+                st.query_params[p.key] = canonical if p.kind == "multi" else canonical[0]
+            else:
+                del st.query_params[p.key]
+        except StreamlitAPIException:
+            continue  # already bound to a control drawn on this run (the sidebar seed): the binding decides
+        _set_binding_seed(p.key, canonical if keep else None)
+
+
+def _set_binding_seed(key: str, values: list[str] | None) -> None:
+    """Replace (or drop) `key` in the URL snapshot Streamlit's binding seeds new widgets from.
+
+    Streamlit (1.67) keeps that snapshot in QueryParams._initial_query_params and offers no public
+    way to change it; on a first load it wins over st.session_state. If a Streamlit upgrade renames
+    it, nothing breaks here, and tests/test_fuzz_urls.py's "shows what the notice says" tests fail.
+    """
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        return
+    with ctx.session_state.query_params() as qp:
+        seeds = getattr(qp, "_initial_query_params", None)
+        if isinstance(seeds, dict):
+            if values is None:
+                seeds.pop(key, None)
+            else:
+                seeds[key] = list(values)
 
 
 def show_notices(page: str, notices: list[str]) -> None:
