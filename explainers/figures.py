@@ -11,8 +11,8 @@ import math
 from typing import Sequence
 
 import numpy as np
+import plotly.colors
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 # Okabe-Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
@@ -20,6 +20,7 @@ CONTRAST_COLOR = "#D55E00"
 GREY = "#7f7f7f"
 LOG_SNR_FLOOR = -20.0  # where -inf is drawn
 FONT = dict(size=14)
+SUBPLOT_TITLE_FONT = dict(size=16)  # what make_subplots gives subplot titles
 
 
 def f32(x) -> np.ndarray:
@@ -31,40 +32,63 @@ BASE_LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), font=FONT,
                    legend=dict(orientation="h", yanchor="top", y=-0.22, x=0))
 
 
-def _layout(fig: go.Figure, height: int = 340, **kw) -> go.Figure:
-    fig.update_layout(height=height, **BASE_LAYOUT, **kw)
-    return fig
+def _colorscale(colors: Sequence[str]) -> list:
+    """Evenly spaced [[position, colour], ...], as Plotly expands a named colour scale."""
+    d = len(colors) - 1
+    return [[i / d, c] for i, c in enumerate(colors)]
 
 
-# Building the layout as one dict is about 8x faster than make_subplots + update_* calls, which
-# matters when every slider move rebuilds the page's figures.
+# Plotly.js does not know every plotly.py scale name ("gray" is Python-side only), so the
+# validator used to expand them; unvalidated figures carry the expanded list themselves.
+GRAY = _colorscale(plotly.colors.sequential.gray)
+CIVIDIS = _colorscale(plotly.colors.sequential.Cividis)
+
+# Figures are built as plain dicts (traces with a "type", one layout dict) instead of trace objects,
+# make_subplots and add_* / update_* calls: Plotly's object machinery and per-property validation
+# cost about ten times the time of the figure itself, and every widget change reruns the page.
 
 
 def _grid(titles: Sequence[str], cols: int | None = None, rows: int = 1, hspace: float = 0.08,
-          vspace: float = 0.16) -> dict:
-    """Layout entries for a rows x cols grid of subplots (xaxis, xaxis2, ...), titled like make_subplots."""
+          vspace: float = 0.16, title_font: dict | None = None) -> dict:
+    """Layout entries for a rows x cols grid of subplots (xaxis, xaxis2, ... row by row from the top),
+    titled like make_subplots: the same domains and title positions, to the last bit."""
     cols = cols or len(titles)
-    w, h = (1 - hspace * (cols - 1)) / cols, (1 - vspace * (rows - 1)) / rows
-    layout = {"annotations": []}
+    for n, spacing, what in ((cols, hspace, "Horizontal"), (rows, vspace, "Vertical")):
+        if n > 1 and spacing > 1 / (n - 1):  # make_subplots refuses these too: panels would overlap
+            raise ValueError(f"{what} spacing {spacing} is too large for {n} subplots")
+    w, h = (1.0 - hspace * (cols - 1)) / cols, (1.0 - vspace * (rows - 1)) / rows
+    layout, titled = {}, []
     for k in range(rows * cols):
         r, c = divmod(k, cols)
+        up = rows - 1 - r  # rows counted from the bottom, as make_subplots lays them out
+        x0 = sum([w] * c) + c * hspace
+        y0 = min(max(sum([h] * up) + up * vspace, 0.0), 1.0)
+        y1 = min(max(y0 + h, 0.0), 1.0)
         sx = "" if k == 0 else str(k + 1)
-        x0, y1 = c * (w + hspace), 1 - r * (h + vspace)
-        layout[f"xaxis{sx}"] = dict(domain=[x0, x0 + w], anchor=f"y{sx}")
-        layout[f"yaxis{sx}"] = dict(domain=[y1 - h, y1], anchor=f"x{sx}")
-        if k < len(titles):
-            layout["annotations"].append(dict(text=titles[k], x=x0 + w / 2, y=y1, xref="paper", yref="paper",
-                                              xanchor="center", yanchor="bottom", showarrow=False))
+        layout[f"xaxis{sx}"] = dict(domain=[max(0.0, x0), min(1.0, x0 + w)], anchor=f"y{sx}")
+        layout[f"yaxis{sx}"] = dict(domain=[y0, y1], anchor=f"x{sx}")
+        if k < len(titles) and titles[k]:
+            title = dict(text=titles[k], x=(x0 + (x0 + w)) / 2.0, y=y1, xref="paper", yref="paper",
+                         xanchor="center", yanchor="bottom", showarrow=False)
+            if title_font is not None:
+                title["font"] = title_font
+            titled.append(title)
+    if titled:  # make_subplots writes no annotations when no panel has a title
+        layout["annotations"] = titled
     return layout
 
 
-def _on(i: int) -> dict:
-    """Trace keywords that put a trace on subplot i (1-based)."""
-    return {} if i == 1 else dict(xaxis=f"x{i}", yaxis=f"y{i}")
+def _on(i: int, explicit: bool = False) -> dict:
+    """Trace keywords that put a trace on subplot i (1-based); `explicit` names x/y for subplot 1 too,
+    as make_subplots does."""
+    if i == 1 and not explicit:
+        return {}
+    sx = "" if i == 1 else str(i)
+    return dict(xaxis=f"x{sx}", yaxis=f"y{sx}")
 
 
 def _axis(layout: dict, kind: str, i: int, **props) -> None:
-    layout[f"{kind}axis{'' if i == 1 else i}"].update(props)
+    layout.setdefault(f"{kind}axis{'' if i == 1 else i}", {}).update(props)
 
 
 def _line(i: int, x: float | None = None, y: float | None = None, **style) -> dict:
@@ -75,8 +99,12 @@ def _line(i: int, x: float | None = None, y: float | None = None, **style) -> di
     return dict(type="line", yref=f"y{sx}", y0=y, y1=y, xref=f"x{sx} domain", x0=0, x1=1, line=style)
 
 
-def _figure(traces: list, layout: dict, height: int, **kw) -> go.Figure:
-    return go.Figure(data=traces, layout={**layout, **BASE_LAYOUT, "height": height, **kw})
+def _figure(traces: list, layout: dict, height: int, frames: list | None = None, **kw) -> go.Figure:
+    # _validate=False skips Plotly's per-property validation of every trace and layout entry (most of
+    # the cost of a figure); tests/test_figures_fast.py validates every builder's output instead.
+    # Plotly validates `frames` regardless: it has no unvalidated path that keeps fig.frames usable.
+    return go.Figure(data=traces, layout={**layout, **BASE_LAYOUT, "height": height, **kw}, frames=frames,
+                     _validate=False)
 
 
 def schedule_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> go.Figure:
@@ -85,9 +113,10 @@ def schedule_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray, 
     traces = []
     for i, (name, betas, abar) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
-        traces.append(go.Scatter(x=f32(t_axis), y=f32(betas), name=name, legendgroup=name, line=dict(color=color)))
-        traces.append(go.Scatter(x=f32(t_axis), y=f32(abar), name=name, legendgroup=name, showlegend=False,
-                                 line=dict(color=color), **_on(2)))
+        traces.append(dict(type="scatter", x=f32(t_axis), y=f32(betas), name=name, legendgroup=name,
+                           line=dict(color=color)))
+        traces.append(dict(type="scatter", x=f32(t_axis), y=f32(abar), name=name, legendgroup=name, showlegend=False,
+                           line=dict(color=color), **_on(2)))
     _axis(layout, "y", 1, type="log")
     for i in (1, 2):
         _axis(layout, "x", i, title=dict(text="t"))
@@ -102,17 +131,17 @@ def variance_split(t_axis: np.ndarray, name: str, signal_var: np.ndarray, noise_
     """
     layout = _grid((f"{name}: signal + noise variance", "total variance Var[x_t] (log scale)"))
     traces = [
-        go.Scatter(x=f32(t_axis), y=f32(signal_var), name="signal variance ᾱ_t", stackgroup="v",
-                   line=dict(color=PALETTE[0])),
-        go.Scatter(x=f32(t_axis), y=f32(noise_var), name="noise variance 1 − ᾱ_t", stackgroup="v",
-                   line=dict(color=PALETTE[1])),
-        go.Scatter(x=f32(t_axis), y=f32(signal_var + noise_var), name=f"{name} (VP)",
-                   line=dict(color=PALETTE[2], width=3), **_on(2)),
+        dict(type="scatter", x=f32(t_axis), y=f32(signal_var), name="signal variance ᾱ_t", stackgroup="v",
+             line=dict(color=PALETTE[0])),
+        dict(type="scatter", x=f32(t_axis), y=f32(noise_var), name="noise variance 1 − ᾱ_t", stackgroup="v",
+             line=dict(color=PALETTE[1])),
+        dict(type="scatter", x=f32(t_axis), y=f32(signal_var + noise_var), name=f"{name} (VP)",
+             line=dict(color=PALETTE[2], width=3), **_on(2)),
     ]
     if contrast is not None:
         c_name, c_signal, c_noise = contrast
-        traces.append(go.Scatter(x=f32(t_axis), y=f32(c_signal + c_noise), name=f"{c_name} (not VP)",
-                                 line=dict(color=CONTRAST_COLOR, width=3, dash="dash"), **_on(2)))
+        traces.append(dict(type="scatter", x=f32(t_axis), y=f32(c_signal + c_noise), name=f"{c_name} (not VP)",
+                           line=dict(color=CONTRAST_COLOR, width=3, dash="dash"), **_on(2)))
     _axis(layout, "y", 1, range=[0, 1.05])
     _axis(layout, "y", 2, type="log")
     for i in (1, 2):
@@ -134,14 +163,14 @@ def snr_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray]]) -> 
     for i, (name, log_snr) in enumerate(series):
         color = CONTRAST_COLOR if "(not VP)" in name else PALETTE[i % len(PALETTE)]
         clipped, was_inf = clip_log_snr(log_snr)
-        traces.append(go.Scatter(x=f32(t_axis), y=f32(np.exp(clipped)), name=name, legendgroup=name,
-                                 line=dict(color=color)))
-        traces.append(go.Scatter(x=f32(t_axis), y=f32(clipped), name=name, legendgroup=name, showlegend=False,
-                                 line=dict(color=color), **_on(2)))
+        traces.append(dict(type="scatter", x=f32(t_axis), y=f32(np.exp(clipped)), name=name, legendgroup=name,
+                           line=dict(color=color)))
+        traces.append(dict(type="scatter", x=f32(t_axis), y=f32(clipped), name=name, legendgroup=name,
+                           showlegend=False, line=dict(color=color), **_on(2)))
         if was_inf.any():
-            traces.append(go.Scatter(x=f32(t_axis[was_inf]), y=f32(clipped[was_inf]), mode="markers",
-                                     name=f"{name}: log-SNR = −∞ (drawn at {LOG_SNR_FLOOR:g})",
-                                     marker=dict(symbol="triangle-down", size=12, color=color), **_on(2)))
+            traces.append(dict(type="scatter", x=f32(t_axis[was_inf]), y=f32(clipped[was_inf]), mode="markers",
+                               name=f"{name}: log-SNR = −∞ (drawn at {LOG_SNR_FLOOR:g})",
+                               marker=dict(symbol="triangle-down", size=12, color=color), **_on(2)))
     _axis(layout, "y", 1, type="log")
     for i in (1, 2):
         _axis(layout, "x", i, title=dict(text="t"))
@@ -155,12 +184,12 @@ def measured_vs_theory(t_axis: np.ndarray, theory: Sequence[tuple[str, np.ndarra
     traces = []
     for i, (name, var) in enumerate(theory):
         color = CONTRAST_COLOR if "(not VP)" in name else PALETTE[i % len(PALETTE)]
-        traces.append(go.Scatter(x=f32(t_axis), y=f32(var), name=f"theory: {name}", line=dict(color=color)))
+        traces.append(dict(type="scatter", x=f32(t_axis), y=f32(var), name=f"theory: {name}", line=dict(color=color)))
     for j, (name, t, measured) in enumerate(points):
         color = CONTRAST_COLOR if "(not VP)" in name else PALETTE[(j // 2) % len(PALETTE)]
-        traces.append(go.Scatter(x=f32(t), y=f32(measured), mode="markers", name=f"measured: {name}",
-                                 marker=dict(color=color, symbol=symbols[j % len(symbols)], size=8,
-                                             line=dict(width=1, color="white"))))
+        traces.append(dict(type="scatter", x=f32(t), y=f32(measured), mode="markers", name=f"measured: {name}",
+                           marker=dict(color=color, symbol=symbols[j % len(symbols)], size=8,
+                                       line=dict(width=1, color="white"))))
     layout = dict(xaxis=dict(title=dict(text="t")),
                   yaxis=dict(title=dict(text="Var[x_t]"), type="log" if log_y else "linear"))
     return _figure(traces, layout, 320)
@@ -171,12 +200,13 @@ def scatter_2d(points: np.ndarray, title: str, reference: np.ndarray | None = No
     """A 2D point cloud, with faint reference points (e.g. the clean data) behind it."""
     traces = []
     if reference is not None:
-        traces.append(go.Scattergl(x=f32(reference[:, 0]), y=f32(reference[:, 1]), mode="markers",
-                                   name=reference_name,
-                                   # a few centres are drawn large, a cloud of data points small
-                                   marker=dict(size=3 if len(reference) > 50 else 10, color="#bbbbbb")))
-    traces.append(go.Scattergl(x=f32(points[:, 0]), y=f32(points[:, 1]), mode="markers", name=title,
-                               marker=dict(size=3, color=PALETTE[0], opacity=0.7)))
+        traces.append(dict(type="scattergl", x=f32(reference[:, 0]), y=f32(reference[:, 1]), mode="markers",
+                           name=reference_name,
+                           # a few centres are drawn large, a cloud of data points small
+                           marker=dict(size=3 if len(reference) > 50 else 10, color="#bbbbbb")))
+    traces.append(dict(type="scattergl", x=f32(points[:, 0]), y=f32(points[:, 1]), mode="markers", name=title,
+                       marker=dict(size=3, color=PALETTE[0], opacity=0.7)))
+    limit = float(limit)  # a plain float, as Plotly's range validator would write it
     layout = dict(xaxis=dict(range=[-limit, limit], constrain="domain"),
                   yaxis=dict(range=[-limit, limit], scaleanchor="x", scaleratio=1))
     return _figure(traces, layout, 360, title=dict(text=title))
@@ -184,8 +214,9 @@ def scatter_2d(points: np.ndarray, title: str, reference: np.ndarray | None = No
 
 def image(img: np.ndarray, title: str, zmin: float = -3.0, zmax: float = 3.0) -> go.Figure:
     """A grayscale image on a fixed colour range, so added noise is seen as added noise."""
-    trace = go.Heatmap(z=f32(img[::-1]), colorscale="gray", zmin=zmin, zmax=zmax, showscale=False)
-    layout = dict(xaxis=dict(visible=False, constrain="domain"), yaxis=dict(visible=False, scaleanchor="x", scaleratio=1))
+    trace = dict(type="heatmap", z=f32(img[::-1]), colorscale=GRAY, zmin=zmin, zmax=zmax, showscale=False)
+    layout = dict(xaxis=dict(visible=False, constrain="domain"),
+                  yaxis=dict(visible=False, scaleanchor="x", scaleratio=1))
     return _figure([trace], layout, 360, title=dict(text=title))
 
 
@@ -193,16 +224,17 @@ def generation_panels(panels: Sequence[tuple[str, np.ndarray]], density: tuple |
                       limit: float = 4.0) -> go.Figure:
     """Figure 6: generated 2D samples, one panel per schedule, over the true density's contours."""
     layout = _grid([title for title, _ in panels], hspace=0.04)
+    limit = float(limit)  # a plain float, as Plotly's range validator would write it
     traces = []
     for i, (title, pts) in enumerate(panels, start=1):
         if density is not None:
             grid, logp = density
-            traces.append(go.Contour(x=f32(grid), y=f32(grid), z=f32(np.exp(logp)), showscale=False,
-                                     colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(120,120,120,0.55)"]],
-                                     contours=dict(coloring="fill", showlines=False), hoverinfo="skip",
-                                     name="true density", showlegend=False, **_on(i)))
-        traces.append(go.Scattergl(x=f32(pts[:, 0]), y=f32(pts[:, 1]), mode="markers", showlegend=False, name=title,
-                                   marker=dict(size=3, color=PALETTE[(i - 1) % len(PALETTE)]), **_on(i)))
+            traces.append(dict(type="contour", x=f32(grid), y=f32(grid), z=f32(np.exp(logp)), showscale=False,
+                               colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(120,120,120,0.55)"]],
+                               contours=dict(coloring="fill", showlines=False), hoverinfo="skip",
+                               name="true density", showlegend=False, **_on(i)))
+        traces.append(dict(type="scattergl", x=f32(pts[:, 0]), y=f32(pts[:, 1]), mode="markers", showlegend=False,
+                           name=title, marker=dict(size=3, color=PALETTE[(i - 1) % len(PALETTE)]), **_on(i)))
         _axis(layout, "x", i, range=[-limit, limit], constrain="domain")
         _axis(layout, "y", i, range=[-limit, limit], scaleanchor=f"x{'' if i == 1 else i}")
     return _figure(traces, layout, 380)
@@ -211,14 +243,13 @@ def generation_panels(panels: Sequence[tuple[str, np.ndarray]], density: tuple |
 def step_curve(x: np.ndarray, ys: Sequence[tuple[str, np.ndarray]], x_title: str, y_title: str,
                marker: float | None = None, log_y: bool = False) -> go.Figure:
     """A generic line plot of a few series over one axis, with an optional vertical marker."""
-    fig = go.Figure()
-    for i, (name, y) in enumerate(ys):
-        fig.add_trace(go.Scatter(x=f32(x), y=f32(y), name=name, line=dict(color=PALETTE[i % len(PALETTE)])))
+    traces = [dict(type="scatter", x=f32(x), y=f32(y), name=name, line=dict(color=PALETTE[i % len(PALETTE)]))
+              for i, (name, y) in enumerate(ys)]
+    layout = dict(xaxis=dict(title=dict(text=x_title)),
+                  yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear"))
     if marker is not None:
-        fig.add_vline(x=marker, line=dict(color=GREY, dash="dot"))
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
-    return _layout(fig, height=300)
+        layout["shapes"] = [_line(1, x=marker, color=GREY, dash="dot")]
+    return _figure(traces, layout, 300)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -229,16 +260,19 @@ def step_curve(x: np.ndarray, ys: Sequence[tuple[str, np.ndarray]], x_title: str
 def noise_level_matrices(panels: Sequence[tuple[str, np.ndarray]], max_frames: int = 32) -> go.Figure:
     """Frames (rows) x denoising-step slots (columns), coloured by the sigma of each model call.
     Blank cells are slots a frame skips. Shows the first `max_frames` frames."""
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.08)
+    layout = _grid([t for t, _ in panels], hspace=0.08, title_font=SUBPLOT_TITLE_FONT)
+    traces = []
     for i, (title, matrix) in enumerate(panels, start=1):
         m = matrix[:max_frames]
-        text = np.where(np.isnan(m), "", np.char.mod("%.3f", np.nan_to_num(m)))
-        fig.add_trace(go.Heatmap(z=f32(m), x=[f"step {k}" for k in range(m.shape[1])], y=list(range(len(m))),
-                                 colorscale="Cividis", zmin=0, zmax=1, text=text, texttemplate="%{text}",
-                                 showscale=i == len(panels), colorbar=dict(title="σ"),
-                                 hovertemplate="frame %{y}, %{x}: σ = %{z:.4f}<extra></extra>"), 1, i)
-        fig.update_yaxes(autorange="reversed", title_text="frame n" if i == 1 else None, row=1, col=i)
-    return _layout(fig, height=120 + 18 * min(max_frames, len(panels[0][1])))
+        # object dtype: the text array as Plotly's validator would have stored it (same dict, same JSON)
+        text = np.where(np.isnan(m), "", np.char.mod("%.3f", np.nan_to_num(m))).astype(object)
+        traces.append(dict(type="heatmap", z=f32(m), x=[f"step {k}" for k in range(m.shape[1])], y=list(range(len(m))),
+                           colorscale=CIVIDIS, zmin=0, zmax=1, text=text, texttemplate="%{text}",
+                           showscale=i == len(panels), colorbar=dict(title=dict(text="σ")),
+                           hovertemplate="frame %{y}, %{x}: σ = %{z:.4f}<extra></extra>", **_on(i, explicit=True)))
+        _axis(layout, "y", i, autorange="reversed")
+    _axis(layout, "y", 1, title=dict(text="frame n"))
+    return _figure(traces, layout, 120 + 18 * min(max_frames, len(panels[0][1])))
 
 
 def _tile(frames: np.ndarray, gap: int = 2, fill: float = 1.0) -> np.ndarray:
@@ -252,15 +286,16 @@ def _tile(frames: np.ndarray, gap: int = 2, fill: float = 1.0) -> np.ndarray:
 
 def frame_strips(rows: Sequence[tuple[str, np.ndarray]], frame_ids: Sequence[int]) -> go.Figure:
     """One strip of frames per row (e.g. per reading), the same frame indices in every row."""
-    fig = make_subplots(rows=len(rows), cols=1, subplot_titles=[t for t, _ in rows], vertical_spacing=0.24)
+    layout = _grid([t for t, _ in rows], cols=1, rows=len(rows), vspace=0.24, title_font=SUBPLOT_TITLE_FONT)
+    traces = []
     for i, (_, frames) in enumerate(rows, start=1):
-        fig.add_trace(go.Heatmap(z=f32(_tile(frames[list(frame_ids)])[::-1]), colorscale="gray", zmin=-1, zmax=1,
-                                 showscale=False, hoverinfo="skip"), i, 1)
-        fig.update_yaxes(visible=False, scaleanchor=f"x{'' if i == 1 else i}", row=i, col=1)
+        traces.append(dict(type="heatmap", z=f32(_tile(frames[list(frame_ids)])[::-1]), colorscale=GRAY, zmin=-1,
+                           zmax=1, showscale=False, hoverinfo="skip", **_on(i, explicit=True)))
+        _axis(layout, "y", i, visible=False, scaleanchor=f"x{'' if i == 1 else i}")
         w = frames.shape[2] + 2
-        fig.update_xaxes(tickvals=[w * j + w / 2 - 1 for j in range(len(frame_ids))],
-                         ticktext=[f"n={n}" for n in frame_ids], row=i, col=1)
-    return _layout(fig, height=190 * len(rows) + 60)
+        _axis(layout, "x", i, tickvals=[w * j + w / 2 - 1 for j in range(len(frame_ids))],
+              ticktext=[f"n={n}" for n in frame_ids])
+    return _figure(traces, layout, 190 * len(rows) + 60)
 
 
 def frames_animation(rows: Sequence[tuple[str, np.ndarray]], fps: float = 6.0) -> go.Figure:
@@ -271,54 +306,60 @@ def frames_animation(rows: Sequence[tuple[str, np.ndarray]], fps: float = 6.0) -
     def image_at(k):
         return f32(_tile(np.stack([frames[k] for _, frames in rows]), gap=3)[::-1])
 
-    fig = go.Figure(go.Heatmap(z=image_at(0), colorscale="gray", zmin=-1, zmax=1, showscale=False, hoverinfo="skip"),
-                    frames=[go.Frame(data=[go.Heatmap(z=image_at(k))], name=str(k)) for k in range(n)])
-    fig.update_layout(
+    trace = dict(type="heatmap", z=image_at(0), colorscale=GRAY, zmin=-1, zmax=1, showscale=False, hoverinfo="skip")
+    frames = [dict(data=[dict(type="heatmap", z=image_at(k))], name=str(k)) for k in range(n)]
+    layout = dict(
         updatemenus=[dict(type="buttons", x=0, y=-0.08, xanchor="left", direction="left", buttons=[
             dict(label="▶ Play", method="animate",
-                 args=[None, dict(frame=dict(duration=1000 / fps, redraw=True), fromcurrent=True, transition=dict(duration=0))]),
+                 args=[None, dict(frame=dict(duration=1000 / fps, redraw=True), fromcurrent=True,
+                                  transition=dict(duration=0))]),
             dict(label="❚❚ Pause", method="animate",
                  args=[[None], dict(mode="immediate", frame=dict(duration=0, redraw=False))])])],
         sliders=[dict(active=0, y=-0.02, currentvalue=dict(prefix="frame n = "), steps=[
             dict(label=str(k), method="animate",
                  args=[[str(k)], dict(mode="immediate", frame=dict(duration=0, redraw=True))]) for k in range(n)])],
+        xaxis=dict(visible=False),
+        yaxis=dict(visible=False, scaleanchor="x"),
     )
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False, scaleanchor="x")
-    return _layout(fig, height=420, title=names)
+    return _figure([trace], layout, 420, frames=frames, title=dict(text=names))
 
 
 def per_frame_curves(frame_axis: np.ndarray, panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]],
                      horizon: int) -> go.Figure:
     """Side-by-side metric panels over the rollout (one colour per reading), training horizon marked."""
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _ in panels], horizontal_spacing=0.07)
+    layout = _grid([t for t, _ in panels], hspace=0.07, title_font=SUBPLOT_TITLE_FONT)
+    layout["shapes"] = []
+    traces = []
     for i, (_, series) in enumerate(panels, start=1):
         for j, (name, y) in enumerate(series):
             color = GREY if name == "true video" else PALETTE[j % len(PALETTE)]
-            fig.add_trace(go.Scatter(x=f32(frame_axis), y=f32(y), name=name, legendgroup=name, showlegend=i == 1
-                                     or name == "true video" and i == 2,
-                                     line=dict(color=color, dash="dot" if name == "true video" else "solid")), 1, i)
-        fig.add_vline(x=horizon - 0.5, line=dict(color=CONTRAST_COLOR, dash="dash"), row=1, col=i)
-    fig.add_annotation(x=horizon - 0.5, y=1.0, yref="paper", xref="x", text="training horizon",
-                       showarrow=False, xanchor="left", font=dict(color=CONTRAST_COLOR))
-    fig.update_xaxes(title_text="frame n")
-    return _layout(fig, height=340)
+            traces.append(dict(type="scatter", x=f32(frame_axis), y=f32(y), name=name, legendgroup=name,
+                               showlegend=i == 1 or name == "true video" and i == 2,
+                               line=dict(color=color, dash="dot" if name == "true video" else "solid"),
+                               **_on(i, explicit=True)))
+        layout["shapes"].append(_line(i, x=horizon - 0.5, color=CONTRAST_COLOR, dash="dash"))
+        _axis(layout, "x", i, title=dict(text="frame n"))
+    layout.setdefault("annotations", []).append(dict(x=horizon - 0.5, y=1.0, yref="paper", xref="x",
+                                                     text="training horizon", showarrow=False, xanchor="left",
+                                                     font=dict(color=CONTRAST_COLOR)))
+    return _figure(traces, layout, 340)
 
 
 def image_grid(rows: Sequence[tuple[str, np.ndarray]], col_labels: Sequence[str] | None = None,
                zmin: float = -1.0, zmax: float = 1.0) -> go.Figure:
     """Rows of frame strips with a title each (e.g. clean / re-noised / prediction)."""
-    fig = make_subplots(rows=len(rows), cols=1, subplot_titles=[t for t, _ in rows], vertical_spacing=0.09)
+    layout = _grid([t for t, _ in rows], cols=1, rows=len(rows), vspace=0.09, title_font=SUBPLOT_TITLE_FONT)
+    traces = []
     for i, (_, frames) in enumerate(rows, start=1):
-        fig.add_trace(go.Heatmap(z=f32(_tile(np.clip(frames, zmin, zmax))[::-1]), colorscale="gray", zmin=zmin,
-                                 zmax=zmax, showscale=False, hoverinfo="skip"), i, 1)
-        fig.update_yaxes(visible=False, scaleanchor=f"x{'' if i == 1 else i}", row=i, col=1)
-        fig.update_xaxes(visible=col_labels is not None and i == len(rows), row=i, col=1)
+        traces.append(dict(type="heatmap", z=f32(_tile(np.clip(frames, zmin, zmax))[::-1]), colorscale=GRAY,
+                           zmin=zmin, zmax=zmax, showscale=False, hoverinfo="skip", **_on(i, explicit=True)))
+        _axis(layout, "y", i, visible=False, scaleanchor=f"x{'' if i == 1 else i}")
+        _axis(layout, "x", i, visible=col_labels is not None and i == len(rows))
         if col_labels is not None:
             w = frames.shape[2] + 2
-            fig.update_xaxes(tickvals=[w * j + w / 2 - 1 for j in range(len(col_labels))], ticktext=list(col_labels),
-                             row=i, col=1)
-    return _layout(fig, height=120 * len(rows) + 60)
+            _axis(layout, "x", i, tickvals=[w * j + w / 2 - 1 for j in range(len(col_labels))],
+                  ticktext=list(col_labels))
+    return _figure(traces, layout, 120 * len(rows) + 60)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,62 +370,66 @@ def image_grid(rows: Sequence[tuple[str, np.ndarray]], col_labels: Sequence[str]
 def spectra_grid(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], cols: int = 4) -> go.Figure:
     """Singular values of each layer, largest first: raw weight (grey) and after its mode (blue)."""
     rows = math.ceil(len(panels) / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[t for t, _, _ in panels],
-                        horizontal_spacing=0.05, vertical_spacing=0.16)
-    for i, (title, before, after) in enumerate(panels):
-        r, c = i // cols + 1, i % cols + 1
+    layout = _grid([t for t, _, _ in panels], cols=cols, rows=rows, hspace=0.05, vspace=0.16,
+                   title_font=SUBPLOT_TITLE_FONT)
+    layout["shapes"] = []
+    traces = []
+    for i, (title, before, after) in enumerate(panels, start=1):
         idx = np.arange(1, len(before) + 1)
-        fig.add_trace(go.Scatter(x=idx, y=f32(before), name="raw weight", legendgroup="raw", showlegend=i == 0,
-                                 line=dict(color=GREY, dash="dash")), r, c)
-        fig.add_trace(go.Scatter(x=idx, y=f32(after), name="after normalization", legendgroup="after",
-                                 showlegend=i == 0, line=dict(color=PALETTE[0])), r, c)
-        fig.add_hline(y=1.0, line=dict(color=CONTRAST_COLOR, width=1, dash="dot"), row=r, col=c)
-    fig.update_yaxes(type="log")
-    return _layout(fig, height=260 * rows + 40)
+        traces.append(dict(type="scatter", x=idx, y=f32(before), name="raw weight", legendgroup="raw",
+                           showlegend=i == 1, line=dict(color=GREY, dash="dash"), **_on(i, explicit=True)))
+        traces.append(dict(type="scatter", x=idx, y=f32(after), name="after normalization", legendgroup="after",
+                           showlegend=i == 1, line=dict(color=PALETTE[0]), **_on(i, explicit=True)))
+        layout["shapes"].append(_line(i, y=1.0, color=CONTRAST_COLOR, width=1, dash="dot"))
+    for i in range(1, rows * cols + 1):  # every cell of the grid, as update_yaxes did
+        _axis(layout, "y", i, type="log")
+    return _figure(traces, layout, 260 * rows + 40)
 
 
 def power_trace(trace: np.ndarray, exact: float, layer: str) -> go.Figure:
     """Power-iteration estimate of sigma after each iteration, against the exact largest singular value."""
     it = np.arange(1, len(trace) + 1)
-    fig = go.Figure([
-        go.Scatter(x=it, y=f32(trace), mode="lines+markers", name="power-iteration estimate",
-                   line=dict(color=PALETTE[0])),
-        go.Scatter(x=[1, len(trace)], y=[exact, exact], mode="lines", name=f"exact σ = {exact:.4f}",
-                   line=dict(color=CONTRAST_COLOR, dash="dash")),
-    ])
-    fig.update_xaxes(title_text="iteration")
-    fig.update_yaxes(title_text=f"σ estimate ({layer})")
-    return _layout(fig, height=300)
+    traces = [
+        dict(type="scatter", x=it, y=f32(trace), mode="lines+markers", name="power-iteration estimate",
+             line=dict(color=PALETTE[0])),
+        dict(type="scatter", x=[1, len(trace)], y=[float(exact), float(exact)], mode="lines",
+             name=f"exact σ = {exact:.4f}", line=dict(color=CONTRAST_COLOR, dash="dash")),
+    ]
+    layout = dict(xaxis=dict(title=dict(text="iteration")), yaxis=dict(title=dict(text=f"σ estimate ({layer})")))
+    return _figure(traces, layout, 300)
 
 
 def sigma_bars(layers: Sequence[str], before: Sequence[float], after: Sequence[float]) -> go.Figure:
     """Each layer's sigma, raw and after its mode, on a log axis with the line sigma = 1."""
-    fig = go.Figure([
-        go.Bar(x=list(layers), y=f32(before), name="raw σ", marker_color=GREY),
-        go.Bar(x=list(layers), y=f32(after), name="σ after normalization", marker_color=PALETTE[0]),
-    ])
-    fig.add_hline(y=1.0, line=dict(color=CONTRAST_COLOR, dash="dot"))
-    fig.update_yaxes(type="log", title_text="largest singular value σ")
-    return _layout(fig, height=320, barmode="group")
+    traces = [
+        dict(type="bar", x=list(layers), y=f32(before), name="raw σ", marker=dict(color=GREY)),
+        dict(type="bar", x=list(layers), y=f32(after), name="σ after normalization", marker=dict(color=PALETTE[0])),
+    ]
+    layout = dict(yaxis=dict(type="log", title=dict(text="largest singular value σ")),
+                  shapes=[_line(1, y=1.0, color=CONTRAST_COLOR, dash="dot")])
+    return _figure(traces, layout, 320, barmode="group")
 
 
 def conv_norm_bars(layers: Sequence[str], series: Sequence[tuple[str, Sequence[float]]]) -> go.Figure:
     """Per conv layer: the sigmas SN uses next to the true operator norm and its upper bound."""
-    fig = go.Figure([go.Bar(x=list(layers), y=f32(vals), name=name, marker_color=PALETTE[i % len(PALETTE)])
-                     for i, (name, vals) in enumerate(series)])
-    fig.update_yaxes(type="log", title_text="norm")
-    return _layout(fig, height=340, barmode="group")
+    traces = [dict(type="bar", x=list(layers), y=f32(vals), name=name, marker=dict(color=PALETTE[i % len(PALETTE)]))
+              for i, (name, vals) in enumerate(series)]
+    layout = dict(yaxis=dict(type="log", title=dict(text="norm")))
+    return _figure(traces, layout, 340, barmode="group")
 
 
-def training_curves(steps: np.ndarray, panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]], bool]]) -> go.Figure:
+def training_curves(steps: np.ndarray,
+                    panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]], bool]]) -> go.Figure:
     """Small multiples over training steps: (title, [(series name, values)], log y)."""
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[t for t, _, _ in panels], horizontal_spacing=0.06)
+    layout = _grid([t for t, _, _ in panels], hspace=0.06, title_font=SUBPLOT_TITLE_FONT)
+    traces = []
     for i, (_, series, log_y) in enumerate(panels, start=1):
         for j, (name, y) in enumerate(series):
-            fig.add_trace(go.Scatter(x=f32(steps[: len(y)]), y=f32(y), name=name, showlegend=False,
-                                     line=dict(color=PALETTE[j % len(PALETTE)], width=1.5),
-                                     hovertemplate=f"{name}: %{{y:.3g}} at step %{{x}}<extra></extra>"), 1, i)
+            traces.append(dict(type="scatter", x=f32(steps[: len(y)]), y=f32(y), name=name, showlegend=False,
+                               line=dict(color=PALETTE[j % len(PALETTE)], width=1.5),
+                               hovertemplate=f"{name}: %{{y:.3g}} at step %{{x}}<extra></extra>",
+                               **_on(i, explicit=True)))
         if log_y:
-            fig.update_yaxes(type="log", row=1, col=i)
-    fig.update_xaxes(title_text="step")
-    return _layout(fig, height=300)
+            _axis(layout, "y", i, type="log")
+        _axis(layout, "x", i, title=dict(text="step"))
+    return _figure(traces, layout, 300)
