@@ -95,9 +95,18 @@ ui.figure(F.frames_animation(rows), "Press Play, or drag the slider to step thro
           key="animation")
 from explainers.backward_init import frames_to_gif  # noqa: E402  (imageio is only needed for the download)
 
-gif = frames_to_gif(np.concatenate([f for _, f in rows], axis=2), fps=6)
-st.download_button("Download the frames as GIF", gif, file_name=f"eq1_{'_'.join(readings)}_seed{values['seed']}.gif",
-                   mime="image/gif", icon=":material/download:")
+# The GIF is encoded only when someone asks for it (a callable), not on every rerun: encoding took a fifth
+# of this page's server time.
+gif_frames = np.concatenate([f for _, f in rows], axis=2)
+
+
+def gif() -> bytes:
+    return frames_to_gif(gif_frames, fps=6)
+
+
+st.download_button("Download the frames as GIF", gif,
+                   file_name=f"eq1_{'_'.join(readings)}_seed{values['seed']}.gif", mime="image/gif",
+                   icon=":material/download:", on_click="ignore")
 
 st.subheader("3 · What goes wrong over a long rollout")
 frame_axis = np.arange(n_frames)

@@ -49,3 +49,18 @@ def test_figure_pack_has_data_images_and_link():
         assert set(zf.namelist()) == {"01_schedule.csv", "01_schedule.png", "01_schedule.svg", "frames.gif",
                                       "captions.txt"}
         assert "noise_schedule?T=100" in zf.read("captions.txt").decode()
+
+
+def test_pack_extras_given_as_callables_are_made_only_when_the_pack_is_downloaded():
+    import ui
+
+    calls = []
+
+    def gif() -> bytes:
+        calls.append(1)
+        return b"GIF89a"
+
+    extra = {"frames.gif": gif, "note.txt": b"x"}
+    assert not calls  # handing the callable to the page costs nothing
+    assert ui._resolved(extra) == {"frames.gif": b"GIF89a", "note.txt": b"x"} and calls == [1]
+    assert ui._resolved(None) is None

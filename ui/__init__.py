@@ -429,6 +429,11 @@ def current_link() -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{urlencode(pairs)}" if pairs else "")
 
 
+def _resolved(extra: dict | None) -> dict | None:
+    """Extra pack files; a callable value is produced only now, when the pack is downloaded."""
+    return None if extra is None else {name: data() if callable(data) else data for name, data in extra.items()}
+
+
 def share_and_export(page: str, extra: dict | None = None) -> None:
     """'Copy link' for this view, and a one-click zip of every figure on the page (CSV, PNG, SVG)."""
     from explainers.exports import figure_pack
@@ -442,5 +447,5 @@ def share_and_export(page: str, extra: dict | None = None) -> None:
         st.markdown("Presenter view of this link: add `&present=true`, and `&hide=sidebar` to hide the controls.")
         st.download_button(
             f"Download the figure pack ({len(figures)} figures: CSV + PNG + SVG, zip)",
-            data=lambda: figure_pack(figures, link=link, extra=extra), file_name=f"noise_lab_{page}.zip",
+            data=lambda: figure_pack(figures, link=link, extra=_resolved(extra)), file_name=f"noise_lab_{page}.zip",
             mime="application/zip", icon=":material/folder_zip:", key=f"_pack_{page}", on_click="ignore")
