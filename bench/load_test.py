@@ -3,7 +3,9 @@ server, on this machine only (127.0.0.1). Prints figures measured in the same ru
 It stops by itself: every wait has a timeout and the load phase a hard cap (--max-seconds).
 
 Each session is a headless Chromium browser context (Playwright, Debian's /usr/bin/chromium; a few
-browser processes share the contexts). It opens /noise_schedule?lesson=1 and clicks "Next" a few times,
+browser processes share the contexts), or with --client protocol a client of Streamlit's own WebSocket
+protocol (bench/load_protocol.py), which sends what a browser sends and draws nothing: on a 2-core
+machine 30 browsers drawing every chart take most of the CPU the server needs. It opens /noise_schedule?lesson=1 and clicks "Next" a few times,
 then /backward_noise_init?lesson=1 and steps, then /spectral_norm?lesson=1&train_steps=100 and steps,
 and clicks "Train" and waits for the run-history table.
 
@@ -437,40 +439,90 @@ async def run_session(browser, base: str, sid: int, args, rec: Recorder, rng: ra
         await ctx.close()
 
 
+class ChromiumClients:
+    """Sessions as headless Chromium browser contexts, a few browser processes sharing them."""
+
+    def __init__(self, args):
+        self.args, self.browsers = args, []
+
+    async def __aenter__(self):
+        from playwright.async_api import async_playwright
+
+        self._pw_cm = async_playwright()
+        self.pw = await self._pw_cm.__aenter__()
+        return self
+
+    async def open(self, n: int) -> None:
+        launch = dict(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *self.args.chromium_arg], headless=True)
+        self.browsers = [await self.pw.chromium.launch(**launch) for _ in range(max(1, n))]
+
+    async def close(self) -> None:
+        for b in self.browsers:
+            await b.close()
+        self.browsers = []
+
+    async def run(self, base: str, i: int, rec: "Recorder", rng: random.Random, think_s: float | None = None):
+        await run_session(self.browsers[max(i, 0) % len(self.browsers)], base, i, self.args, rec, rng, think_s)
+
+    async def __aexit__(self, *exc):
+        await self.close()
+        await self._pw_cm.__aexit__(*exc)
+
+
+class ProtocolClients:
+    """Sessions that speak Streamlit's WebSocket protocol (bench/load_protocol.py): no drawing."""
+
+    def __init__(self, args):
+        self.args = args
+
+    async def __aenter__(self):
+        return self
+
+    async def open(self, n: int) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def run(self, base: str, i: int, rec: "Recorder", rng: random.Random, think_s: float | None = None):
+        from load_protocol import protocol_session
+
+        await protocol_session(base, i, self.args, rec, rng, think_s)
+
+    async def __aexit__(self, *exc):
+        pass
+
+
 async def drive(base: str, args, sampler: Sampler, out: dict) -> dict:
     """Fills `out` as it goes, so that a run stopped from outside still leaves what it measured."""
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        launch = dict(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *args.chromium_arg], headless=True)
-
+    async with (ChromiumClients if args.client == "chromium" else ProtocolClients)(args) as clients:
         # Warm-up: one session through the whole flow, alone, so that models and caches are loaded; then
         # a second one alone ("solo"): the unloaded baseline, and what one student's lesson costs the
         # server in CPU seconds, whatever the contention. Both pause at most 1 s between clicks.
         sampler.phase = "warmup"
-        browser = await pw.chromium.launch(**launch)
+        await clients.open(1)
         for name, seed in (("warmup", 0), ("solo", 1))[2 - args.warmup_sessions:]:
             rec = Recorder()
             cpu0, t0, wall = tree_stats(sampler.pid)[1], time.time(), time.perf_counter()
-            await run_session(browser, base, -1, args, rec, random.Random(seed), think_s=min(1.0, args.think_seconds))
+            await clients.run(base, -1, rec, random.Random(seed), think_s=min(1.0, args.think_seconds))
             out[name] = {"s": round(time.perf_counter() - wall, 1), "t": [t0, time.time()],
                          "server_cpu_s": round(tree_stats(sampler.pid)[1] - cpu0, 2),
                          "timings": rec.timings, "errors": rec.errors}
-        await browser.close()
+        await clients.close()
         sampler.phase = "warm"
         await asyncio.sleep(args.warm_seconds)
 
-        # The load: N sessions over a few browser processes, started evenly over the ramp.
+        # The load: N sessions (for Chromium, over a few browser processes), started evenly over the ramp.
         sampler.phase = "load"
         rec = Recorder()
-        browsers = [await pw.chromium.launch(**launch) for _ in range(max(1, min(args.browsers, args.sessions)))]
+        await clients.open(min(args.browsers, args.sessions))
         t_load, cpu0, wall = time.time(), tree_stats(sampler.pid)[1], time.perf_counter()
         out["timings"], out["errors"] = rec.timings, rec.errors
         out["load"] = {"s": None, "t": [t_load, None], "server_cpu_s": None, "cpu0": cpu0, "wall0": wall}
 
         async def one(i: int):
             await asyncio.sleep(args.ramp_seconds * i / max(1, args.sessions))
-            await run_session(browsers[i % len(browsers)], base, i, args, rec, random.Random(1000 + i))
+            await clients.run(base, i, rec, random.Random(1000 + i))
 
         tasks = [asyncio.create_task(one(i)) for i in range(args.sessions)]
         done, pending = await asyncio.wait(tasks, timeout=args.max_seconds)
@@ -485,8 +537,6 @@ async def drive(base: str, args, sampler: Sampler, out: dict) -> dict:
                                "count": len(pending)})
         await asyncio.gather(*pending, return_exceptions=True)
         end_load(out, sampler.pid)
-        for b in browsers:
-            await b.close()
     return out
 
 
@@ -593,9 +643,13 @@ def summarize(args, drive_out: dict, sampler: Sampler, server_info: dict, events
 
 def report(r: dict) -> None:
     s = r["settings"]
+    protocol = s.get("client") == "protocol"
+    who = "client" if protocol else "browser"
     print(f"\nmachine: {r['machine']}")
     print(f"server: {r['server']}")
-    print(f"{s['sessions']} sessions over {s['browsers']} Chromium processes, ramp {s['ramp_seconds']} s, "
+    clients = ("Streamlit WebSocket protocol clients (no drawing)" if protocol
+               else f"{s['browsers']} Chromium processes")
+    print(f"{s['sessions']} sessions over {clients}, ramp {s['ramp_seconds']} s, "
           f"{s['next_clicks']} Next clicks per page, think {s['think_seconds']} s (x0.5-1.5), "
           f"Train {s['train_steps']} steps; browsers: CPUs {s['client_cpus'] or 'all'}, nice {s['client_nice']}, "
           f"scheduler {s['client_sched']}; "
@@ -611,9 +665,10 @@ def report(r: dict) -> None:
     so = r["solo_session"]
     print(f"one session alone, after a warm-up session: {so['interactions']} interactions in {so['wall_s']} s, "
           f"server CPU {so['server_cpu_s']} s, Train {so['train_browser_s']} s")
-    print(line("alone, browser, except Train", so["browser_except_train"]))
+    print(line(f"alone, {who}, except Train", so["browser_except_train"]))
     print(line("alone, server, except Train", so["server_except_train"]))
-    print("under load, browser (click/navigation -> rerun finished in the page):")
+    print("under load, client (rerun request sent -> its last script_finished received):" if protocol else
+          "under load, browser (click/navigation -> rerun finished in the page):")
     for k, d in r["browser_latency"].items():
         print(line(k, d))
     print("under load, server (rerun request received -> last script_finished sent):")
@@ -634,7 +689,7 @@ def report(r: dict) -> None:
           f"{c['clients_cpu_s_per_interaction']} CPU s, server {c['server_cpu_s_per_interaction']} CPU s\nserver CPU {cs['load_phase']} s in all, "
           f"{cs['per_session_under_load']} s per session (one session alone: {cs['solo_session']} s)")
     v = r["verdict"]
-    print(f"budget: errors 0 -> {v['errors']}; p95 <= {BUDGET['p95_s']} s -> browser {v['p95_browser']}, "
+    print(f"budget: errors 0 -> {v['errors']}; p95 <= {BUDGET['p95_s']} s -> {who} {v['p95_browser']}, "
           f"server {v['p95_server']}; RSS after <= {BUDGET['rss_after_over_warm']} x warm -> {v['rss']}")
 
 
@@ -658,6 +713,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--height", type=int, default=900)
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per interaction before it is an error")
     ap.add_argument("--train-timeout", type=float, default=120.0)
+    ap.add_argument("--client", choices=("chromium", "protocol"), default="chromium",
+                    help="chromium: real headless browsers (they draw every chart, on this machine's own cores); "
+                         "protocol: Streamlit's WebSocket protocol, no drawing (bench/load_protocol.py)")
     ap.add_argument("--warmup-sessions", type=int, choices=(0, 1, 2), default=2,
                     help="sessions run alone before the load: 2 = a warm-up one, then the measured 'solo' one; "
                          "1 = only the solo one; 0 = none (a smoke test: the warm RSS is then the cold one)")
