@@ -75,7 +75,9 @@ class ProtocolSession:
                 element = fwd.delta.new_element
                 which = element.WhichOneof("type")
                 if which == "button":
+                    # By the widget's key (the id ends with it), and by its label for a button without a key.
                     self.buttons[element.button.id.rsplit("-", 1)[-1]] = element.button.id
+                    self.buttons.setdefault(f"label:{element.button.label}", element.button.id)
                 elif which == "exception":
                     self.exceptions.append(f"{element.exception.type}: {element.exception.message}"[:300])
             elif kind == "script_finished" and fwd.script_finished != FINISHED_EARLY_FOR_RERUN:
@@ -126,7 +128,7 @@ async def protocol_session(base: str, sid: int, args, rec, rng: random.Random, t
                 if name == "spectral_norm" and args.train_steps:
                     await think()
                     await timed(session, "train", f"train {args.train_steps} steps", args.train_timeout,
-                                trigger_key="train")
+                                trigger_key="train" if "train" in session.buttons else "label:Train")
                 await think()
     except (OSError, websockets.exceptions.WebSocketException) as err:
         rec.errors.append({"session": sid, "kind": "session", "error": "connection", "text": repr(err)[:300]})
