@@ -77,7 +77,7 @@ class ProtocolSession:
                 if which == "button":
                     # By the widget's key (the id ends with it), and by its label for a button without a key.
                     self.buttons[element.button.id.rsplit("-", 1)[-1]] = element.button.id
-                    self.buttons.setdefault(f"label:{element.button.label}", element.button.id)
+                    self.buttons[f"label:{element.button.label}"] = element.button.id
                 elif which == "exception":
                     self.exceptions.append(f"{element.exception.type}: {element.exception.message}"[:300])
             elif kind == "script_finished" and fwd.script_finished != FINISHED_EARLY_FOR_RERUN:
