@@ -147,11 +147,7 @@ def train_gan(config: GanConfig, seed: int, n_steps: int, callback: Callable[[in
     history = GanHistory()
     start = time.perf_counter()
     for step in range(1, n_steps + 1):
-        if should_stop is not None and should_stop():
-            history.stopped = "should_stop"
-            break
-        if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
-            history.stopped = "time_budget"
+        if _stopping(history, should_stop, start, time_budget_s):
             break
 
         # Discriminator step. Real and fake go through D as one batch: SN iterates at every
@@ -189,6 +185,17 @@ def train_gan(config: GanConfig, seed: int, n_steps: int, callback: Callable[[in
         _snapshot(history, history.step[-1], generator, z_eval)  # stopped early: still show where it got to
     history.elapsed_s = time.perf_counter() - start
     return history
+
+
+def _stopping(history, should_stop, start: float, time_budget_s: float | None) -> bool:
+    """Asked before every step: stop when told to or when the time budget is spent, saying which."""
+    if should_stop is not None and should_stop():
+        history.stopped = "should_stop"
+    elif time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+        history.stopped = "time_budget"
+    else:
+        return False
+    return True
 
 
 def _append(history, record: dict) -> None:
@@ -339,11 +346,7 @@ def finetune_denoiser(config: FinetuneConfig, seed: int, n_steps: int,
     if callback is not None:
         callback(0, first)
     for step in range(1, n_steps + 1):
-        if should_stop is not None and should_stop():
-            history.stopped = "should_stop"
-            break
-        if time_budget_s is not None and time.perf_counter() - start > time_budget_s:
-            history.stopped = "time_budget"
+        if _stopping(history, should_stop, start, time_budget_s):
             break
         x0 = data.sample(config.batch_size, rng).to(device)
         log_snr = sample_log_snr(config.batch_size, rng).to(device)

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import Server, free_port, wait_for_app
 from explainers.device import pick_device
 from explainers.paths import SHIPPED
-from test_isolation import figure_data
+from test_isolation import figure_data, run  # run: an AppTest of the page, no exception
 
 # ---------------------------------------------------------------------------------------------
 # (a) server restart mid-lesson: the view lives in the URL
@@ -186,17 +186,6 @@ def clean_caches():
     st.cache_resource.clear()
     st.cache_data.clear()
 
-
-def run(page: str, query: dict | None = None) -> AppTest:
-    if page == "noise_schedule":
-        at = AppTest.from_file("../app.py", default_timeout=240)
-        at.query_params.update(query or {})
-        at.switch_page(f"pages/{page}.py")
-    else:
-        at = AppTest.from_file(f"../pages/{page}.py", default_timeout=240)
-        at.query_params.update(query or {})
-    at.run()
-    return at
 
 
 FRAME_CMD = "python -m explainers.train video"
