@@ -185,7 +185,6 @@ else:
         stop_slot.button("Stop", icon=":material/stop:", help="Stops the run; what was trained so far is kept.")
         partial = st.session_state["_train_partial"] = {"model": model, "label": V.mode_summary(modes),
                                                         "records": [], "elapsed_s": 0.0}
-        started = time.perf_counter()
 
         def report(step, record):
             partial["records"].append(record)
