@@ -100,24 +100,3 @@ class Slots:
     def release(self) -> None:
         self._free.release()
 
-
-M_ARENA_MAX = -8  # mallopt parameter number in glibc's malloc.h
-
-
-def limit_malloc_arenas(n: int = 2) -> bool:
-    """Cap glibc's malloc arenas for this process at n; True when it took effect.
-
-    Streamlit runs every session's script in a thread of its own, and glibc gives threads separate
-    arenas (up to 8 per core). Memory freed in one arena stays with it, so after a class the server
-    keeps what its busiest minute needed. Fewer arenas share and reuse freed memory. Arenas made
-    before the call stay; call it early. A no-op where the C library is not glibc.
-    """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        return bool(libc and libc.mallopt(M_ARENA_MAX, int(n)) == 1)
-    except (OSError, AttributeError):
-        return False

@@ -20,7 +20,6 @@ def _device_choice() -> tuple[str, str, str | None]:
     """Chosen once per server process: torch threads first, then the device."""
     from explainers import device as dev
 
-    dev.limit_malloc_arenas()  # before most session threads exist: see its docstring
     dev.configure_threads()
     device, note = dev.pick_device()
     return str(device), dev.describe(device), note
