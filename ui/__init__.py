@@ -48,6 +48,14 @@ def on_device(compute, device: str):
 
 
 @st.cache_resource
+def free_closed_sessions():
+    """Start, once per server process, the thread that frees closed sessions on time (ui/reaper.py)."""
+    from ui import reaper
+
+    return reaper.start()
+
+
+@st.cache_resource
 def _training_slots():
     """One set of training slots per server process, shared by every session."""
     from explainers.device import Slots, training_slots_wanted
