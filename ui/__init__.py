@@ -278,9 +278,10 @@ def figure(fig, caption: str, key: str | None = None, page: str | None = None) -
     # Streamlit's chart theme sets its own small fonts; the presenter view keeps Plotly's, enlarged.
     st.plotly_chart(fig, width="stretch", key=key, theme=None if present else "streamlit", config={"displaylogo": False, "toImageButtonOptions": {
         "format": "png", "filename": slug(name), "scale": 2}})
-    c1, c2 = st.columns([4, 1], vertical_alignment="top")  # room for "Export" in half-width columns
-    c1.caption(caption)
-    with c2.popover("Export", icon=":material/download:"):
+    # One row: the caption takes what the Export button (at its natural width) leaves, even in half-width columns.
+    row = st.container(horizontal=True, wrap=False, vertical_alignment="top")
+    row.caption(caption, width="stretch")
+    with row.popover("Export", icon=":material/download:", width="content"):
         stem = slug(name)
         st.download_button("Data (CSV)", data=lambda: figure_csv(fig), file_name=f"{stem}.csv", mime="text/csv",
                            on_click="ignore", key=f"_csv_{stem}_{key}")
