@@ -96,6 +96,10 @@ def bench_compute(repeats: int) -> dict:
     return summarize(times)
 
 
+# Points in the first chart's first trace; the chart is briefly absent while Streamlit remounts it.
+X_LEN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[0]?.x?.length"
+
+
 def bench_browser(repeats: int) -> tuple[dict, float]:
     """Key press on the T slider until the first chart holds the new number of points."""
     from conftest import CHROMIUM, CHROMIUM_ARGS, Server, wait_for_app
@@ -111,14 +115,15 @@ def bench_browser(repeats: int) -> tuple[dict, float]:
             slider = page.get_by_role("slider", name="Diffusion steps T")
             times = []
             for i in range(repeats):
-                n = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData[0].x.length")
+                page.wait_for_function(f"() => ({X_LEN})() !== undefined")
+                n = page.evaluate(X_LEN)
                 key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
                 target = n + 10 if key == "ArrowRight" else n - 10
                 slider.focus()
                 start = time.perf_counter()
                 page.keyboard.press(key)
                 page.wait_for_function(
-                    f"() => document.querySelector('.js-plotly-plot')._fullData[0].x.length === {target}",
+                    f"() => ({X_LEN})() === {target}",
                     polling="raf", timeout=30_000)
                 times.append(time.perf_counter() - start)
                 wait_for_app(page)

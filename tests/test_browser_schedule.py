@@ -6,12 +6,12 @@ from conftest import ARTIFACTS, wait_for_app
 
 pytestmark = pytest.mark.browser
 
-FIRST_CHART_X_LEN = "() => document.querySelector('.js-plotly-plot')._fullData[0].x.length"
+# The chart is briefly absent while Streamlit remounts it with new data, so every step may be missing.
+FIRST_CHART_X_LEN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[0]?.x?.length"
 
 
 def first_trace_len(page) -> int:
-    page.wait_for_function("() => document.querySelector('.js-plotly-plot') && "
-                           "document.querySelector('.js-plotly-plot')._fullData")
+    page.wait_for_function(f"() => ({FIRST_CHART_X_LEN})() !== undefined")
     return page.evaluate(FIRST_CHART_X_LEN)
 
 
