@@ -43,7 +43,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +50,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port  # noqa: E402
+from conftest import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, free_port, stop_process, wait_healthy  # noqa: E402
 
 PAGES = ("noise_schedule", "backward_noise_init", "spectral_norm")
 BUDGET = {"sessions": 30, "errors": 0, "p95_s": 1.5, "rss_after_over_warm": 1.10}
@@ -119,28 +118,14 @@ class LoadServer:
              "--server.headless", "true", *flags],
             cwd=ROOT, stdout=self.log.open("w"), stderr=subprocess.STDOUT, env={**os.environ, **env, **extra},
             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
-        started = time.perf_counter()
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        self.ready_after_s = time.perf_counter() - started
-                        return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("streamlit did not become healthy in 60 s")
+        try:
+            self.ready_after_s = wait_healthy(self.url, self.proc, self.log, time.perf_counter(), 60)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
+        stop_process(self.proc)
 
 
 def server_latencies(events_path: Path | None, t_from: float, t_to: float) -> list[dict]:

@@ -49,24 +49,36 @@ class Server:
         self.ready_after_s = self._wait_ready()
 
     def _wait_ready(self, timeout: float = 60.0) -> float:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        return time.perf_counter() - self.started
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError("streamlit did not become healthy in time")
+        return wait_healthy(self.url, self.proc, self.log, self.started, timeout)
 
     def stop(self):
-        self.proc.terminate()
+        stop_process(self.proc)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, started: float, timeout: float = 60.0) -> float:
+    """Seconds from `started` (perf_counter) until the server at `url` answers its health check;
+    raises with the log's tail if the process exits first, or after `timeout` seconds."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited: {log.read_text()[-2000:]}")
         try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return time.perf_counter() - started
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"streamlit did not become healthy in {timeout:.0f} s")
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate, then kill if it has not exited within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 @pytest.fixture(scope="module")
