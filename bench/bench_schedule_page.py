@@ -103,47 +103,19 @@ def bench_server_rerun(repeats: int) -> tuple[dict, dict]:
 
     import websockets
     from conftest import Server
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from load_protocol import ProtocolSession
 
     async def drive(uri: str) -> tuple[list, list]:
         firsts, wholes = [], []
         async with websockets.connect(uri, subprotocols=["streamlit"], max_size=None, ping_interval=None) as ws:
-            page_hash, slider_id = "", None
-
-            async def run(msg) -> tuple[float | None, float]:
-                nonlocal page_hash, slider_id
-                start, first = time.perf_counter(), None
-                await ws.send(msg.SerializeToString())
-                while True:
-                    fwd = ForwardMsg()
-                    fwd.ParseFromString(await ws.recv())
-                    kind = fwd.WhichOneof("type")
-                    if kind == "navigation":
-                        page_hash = fwd.navigation.page_script_hash
-                    elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
-                        element = fwd.delta.new_element
-                        which = element.WhichOneof("type")
-                        if which == "slider" and element.slider.id.endswith("-T"):
-                            slider_id = element.slider.id
-                        elif which == "plotly_chart" and first is None:
-                            first = time.perf_counter() - start
-                    elif kind == "script_finished" and fwd.script_finished != 2:  # 2: finished early for a rerun
-                        return first, time.perf_counter() - start
-
-            opening = BackMsg()
-            opening.rerun_script.query_string, opening.rerun_script.page_name = "T=500", "noise_schedule"
+            session = ProtocolSession(ws)
             for _ in range(2):  # the first deep link on a fresh server may run twice; both warm the caches
-                await run(opening)
+                await session.rerun(120, page_name="noise_schedule", query="T=500")
             for i in range(repeats + 2):
-                move = BackMsg()
-                move.rerun_script.page_script_hash = page_hash
-                widget = move.rerun_script.widget_states.widgets.add()
-                widget.id = slider_id
-                widget.double_array_value.data.append(500.0 + 10 * (i + 1))  # each T new: no cached samples
-                first, whole = await run(move)
+                # Each T new, so no move finds its samples cached.
+                whole = await session.rerun(120, slider_values={"T": 500 + 10 * (i + 1)})
                 if i >= 2:
-                    firsts.append(first)
+                    firsts.append(session.first_chart_s)
                     wholes.append(whole)
         return firsts, wholes
 

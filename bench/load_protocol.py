@@ -31,11 +31,14 @@ class ProtocolSession:
         self.page_hash = ""
         self.query = ""
         self.buttons: dict[str, str] = {}  # user key -> widget id
+        self.sliders: dict[str, str] = {}  # user key -> widget id
         self.exceptions: list[str] = []
+        self.first_chart_s: float | None = None  # last rerun: request sent -> its first chart received
 
     async def rerun(self, timeout_s: float, page_name: str = "", query: str | None = None,
-                    trigger_key: str | None = None) -> float:
-        """Send one rerun request and wait for the end of the run(s) it causes; return the seconds."""
+                    trigger_key: str | None = None, slider_values: dict[str, float] | None = None) -> float:
+        """Send one rerun request and wait for the end of the run(s) it causes; return the seconds.
+        `trigger_key` presses that button; `slider_values` moves those sliders (by key), as a drag does."""
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
         msg = BackMsg()
@@ -51,8 +54,13 @@ class ProtocolSession:
             widget = state.widget_states.widgets.add()
             widget.id = self.buttons[trigger_key]
             widget.trigger_value = True
+        for key, value in (slider_values or {}).items():
+            widget = state.widget_states.widgets.add()
+            widget.id = self.sliders[key]
+            widget.double_array_value.data.append(float(value))
         self.exceptions.clear()
-        start = time.perf_counter()
+        self.first_chart_s = None
+        start = self._sent_at = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
         await asyncio.wait_for(self._until_finished(), timeout_s)
         return time.perf_counter() - start
@@ -78,6 +86,10 @@ class ProtocolSession:
                     # By the widget's key (the id ends with it), and by its label for a button without a key.
                     self.buttons[element.button.id.rsplit("-", 1)[-1]] = element.button.id
                     self.buttons[f"label:{element.button.label}"] = element.button.id
+                elif which == "slider":
+                    self.sliders[element.slider.id.rsplit("-", 1)[-1]] = element.slider.id
+                elif which == "plotly_chart" and self.first_chart_s is None:
+                    self.first_chart_s = time.perf_counter() - self._sent_at
                 elif which == "exception":
                     self.exceptions.append(f"{element.exception.type}: {element.exception.message}"[:300])
             elif kind == "script_finished" and fwd.script_finished != FINISHED_EARLY_FOR_RERUN:

@@ -21,6 +21,11 @@ class _Session:
         self.shut_down += 1
 
 
+class _BrokenSession(_Session):
+    def shutdown(self):
+        raise RuntimeError("cannot shut down")
+
+
 def _runtime(ttl_s: float):
     storage = MemorySessionStorage(ttl_seconds=ttl_s)
     return SimpleNamespace(_session_mgr=SimpleNamespace(_session_storage=storage, _storage_lock=threading.Lock()))
@@ -33,10 +38,10 @@ def test_expired_sessions_are_shut_down_and_removed_fresh_ones_kept():
     for s in old:
         storage.save(SessionInfo(client=None, session=s))
     time.sleep(0.3)
-    fresh = _Session("fresh")
     assert reaper.reap_once(rt) == 3
     assert [s.shut_down for s in old] == [1, 1, 1]
     assert storage.list() == []
+    fresh = _Session("fresh")
     storage.save(SessionInfo(client=None, session=fresh))
     assert reaper.reap_once(rt) == 0
     assert fresh.shut_down == 0 and [i.session for i in storage.list()] == [fresh]
@@ -45,8 +50,7 @@ def test_expired_sessions_are_shut_down_and_removed_fresh_ones_kept():
 def test_a_session_that_fails_to_shut_down_does_not_stop_the_others():
     rt = _runtime(ttl_s=0.05)
     storage = rt._session_mgr._session_storage
-    bad, good = _Session("bad"), _Session("good")
-    bad.shutdown = lambda: (_ for _ in ()).throw(RuntimeError("boom"))
+    bad, good = _BrokenSession("bad"), _Session("good")
     storage.save(SessionInfo(client=None, session=bad))
     storage.save(SessionInfo(client=None, session=good))
     time.sleep(0.1)

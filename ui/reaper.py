@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import gc
 import logging
 import threading
+import time
 
 _LOG = logging.getLogger(__name__)
 PERIOD_S = 5.0
@@ -34,17 +36,21 @@ def _session_store(runtime):
     return cache, lock
 
 
+@functools.cache
+def _malloc_trim():
+    """glibc's malloc_trim, or None where the C library has none (musl, macOS, Windows)."""
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
 def _trim_heap() -> None:
     """Return free heap pages to the system (glibc only; elsewhere a no-op)."""
-    name = ctypes.util.find_library("c")
-    if not name:
-        return
-    try:
-        libc = ctypes.CDLL(name)
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return
-    trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def reap_once(runtime) -> int:
@@ -76,8 +82,6 @@ def start(period_s: float = PERIOD_S) -> threading.Thread | None:
     if _session_store(rt) is None:
         _LOG.warning("Streamlit's session store was not found; closed sessions are freed lazily")
         return None
-    stop = threading.Event()
-
     def reap() -> None:
         try:
             reap_once(rt)
@@ -86,14 +90,13 @@ def start(period_s: float = PERIOD_S) -> threading.Thread | None:
 
     def loop() -> None:
         # Streamlit stores and shuts down sessions on its event-loop thread; the reaper does too.
-        while not stop.wait(period_s):
+        while True:
+            time.sleep(period_s)
             try:
                 eventloop = rt._get_async_objs().eventloop
-            except Exception:
-                eventloop = None
-            if eventloop is None or eventloop.is_closed():
-                reap()
-            else:
+            except Exception:  # the server has not started its loop yet, or has stopped
+                continue
+            if not eventloop.is_closed():
                 eventloop.call_soon_threadsafe(reap)
 
     thread = threading.Thread(target=loop, name="noise-lab-session-reaper", daemon=True)
