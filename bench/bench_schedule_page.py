@@ -127,13 +127,9 @@ def bench_server_rerun(repeats: int) -> tuple[dict, dict]:
     return summarize(firsts), summarize(wholes)
 
 
-# Points in the first chart's first trace; the chart is briefly absent while Streamlit remounts it.
-X_LEN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[0]?.x?.length"
-
-
 def bench_browser(repeats: int) -> tuple[dict, float]:
     """Key press on the T slider until the first chart holds the new number of points."""
-    from conftest import CHROMIUM, CHROMIUM_ARGS, Server, wait_for_app
+    from conftest import CHROMIUM, CHROMIUM_ARGS, FIRST_CHART_X_LEN, Server, wait_for_app
     from playwright.sync_api import sync_playwright
 
     srv = Server()
@@ -146,15 +142,15 @@ def bench_browser(repeats: int) -> tuple[dict, float]:
             slider = page.get_by_role("slider", name="Diffusion steps T")
             times = []
             for i in range(repeats):
-                page.wait_for_function(f"() => ({X_LEN})() !== undefined")
-                n = page.evaluate(X_LEN)
+                page.wait_for_function(f"() => ({FIRST_CHART_X_LEN})() !== undefined")
+                n = page.evaluate(FIRST_CHART_X_LEN)
                 key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
                 target = n + 10 if key == "ArrowRight" else n - 10
                 slider.focus()
                 start = time.perf_counter()
                 page.keyboard.press(key)
                 page.wait_for_function(
-                    f"() => ({X_LEN})() === {target}",
+                    f"() => ({FIRST_CHART_X_LEN})() === {target}",
                     polling="raf", timeout=30_000)
                 times.append(time.perf_counter() - start)
                 wait_for_app(page)

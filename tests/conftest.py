@@ -114,6 +114,11 @@ def script_state(page) -> str | None:
                          "?.getAttribute('data-test-script-state')")
 
 
+# Points in the first chart's first trace, or undefined: the chart is briefly absent while Streamlit
+# remounts it with new data, so every step may be missing.
+FIRST_CHART_X_LEN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[0]?.x?.length"
+
+
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:
     """Wait until Streamlit has finished running the script and stays finished for 0.5 s
     (a page may rerun itself once, e.g. on the first deep link of a fresh server)."""

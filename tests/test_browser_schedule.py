@@ -2,12 +2,9 @@
 
 import pytest
 
-from conftest import ARTIFACTS, wait_for_app
+from conftest import ARTIFACTS, FIRST_CHART_X_LEN, wait_for_app
 
 pytestmark = pytest.mark.browser
-
-# The chart is briefly absent while Streamlit remounts it with new data, so every step may be missing.
-FIRST_CHART_X_LEN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[0]?.x?.length"
 
 
 def first_trace_len(page) -> int:
