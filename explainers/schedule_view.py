@@ -207,6 +207,17 @@ def generate(model, dataset, schedule: S.Schedule, sampler: str, steps: int, eta
     return Generation(schedule.name, np.stack(states), np.stack(guesses), np.asarray(abar_steps), score)
 
 
+# The page values a generation depends on, besides the schedule's name and the device.
+GENERATION_KEYS = ("T", "ztsnr", "beta_start", "beta_end", "sl_beta_start", "sl_beta_end", "cosine_s",
+                   "beta_min", "beta_max", "dataset", "sampler", "steps", "eta", "seed")
+
+
+def generation_values(values: dict) -> dict:
+    """The page values a generation depends on, and nothing else: its cache key then does not change
+    when t, the reverse step shown or the explanation level move, so those never re-sample."""
+    return {k: values[k] for k in GENERATION_KEYS}
+
+
 SCORE_COLUMNS = (("mode_coverage", "mode coverage ↑"), ("off_mode_fraction", "off the modes ↓"),
                  ("mean_log_density", "mean log-density ↑"), ("energy_distance", "energy distance ↓"))
 

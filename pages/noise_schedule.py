@@ -185,7 +185,7 @@ def reverse_generation(built, values):
     with ftimer.part("sampling"):
         for s in built:
             try:
-                gens.append(ui.on_device(lambda d, s=s: generation((s.name,), v, d), device))
+                gens.append(ui.on_device(lambda d, s=s: generation((s.name,), V.generation_values(v), d), device))
             except (FileNotFoundError, RuntimeError) as err:
                 st.error(str(err), icon=":material/error:")
                 return

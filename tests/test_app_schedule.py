@@ -115,6 +115,19 @@ def test_schedule_choice_changes_generation():
     assert abs(linear_pts - cosine_pts).mean() > 1e-2
 
 
+def test_generation_depends_only_on_what_changes_the_samples():
+    """t, the reverse step shown, the level and the non-VP contrast never re-sample figure 6."""
+    from explainers import schedule_view as V
+    from explainers.state import read_url
+
+    base = dict(read_url(V.PARAMS, {}).values)
+    key = V.generation_values(base)
+    for name, value in (("t", 3), ("step", 7), ("level", "Hard"), ("contrast", "flow_matching"), ("shift", 3.0)):
+        assert V.generation_values({**base, name: value}) == key, name
+    for name, value in (("T", 500), ("eta", 0.5), ("seed", 3), ("steps", 20), ("ztsnr", True), ("cosine_s", 0.02)):
+        assert V.generation_values({**base, name: value}) != key, name
+
+
 def test_level_hard_shows_equations():
     at = run_page({"level": "Hard"})
     assert len(at.latex) >= 4
