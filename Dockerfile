@@ -34,6 +34,8 @@ COPY app.py ./
 COPY pages/ pages/
 COPY ui/ ui/
 COPY explainers/ explainers/
+# The browser's copy of plotly.js (ui/live_chart.py), written now: the app folder is read-only to the app's user.
+RUN python -c "import sys; from ui.live_chart import write_plotly_js; sys.exit(write_plotly_js() is None)"
 
 RUN useradd --create-home --uid 10001 noiselab
 USER noiselab

@@ -88,7 +88,7 @@ class ProtocolSession:
                     self.buttons[f"label:{element.button.label}"] = element.button.id
                 elif which == "slider":
                     self.sliders[element.slider.id.rsplit("-", 1)[-1]] = element.slider.id
-                elif which == "plotly_chart" and self.first_chart_s is None:
+                elif which in ("bidi_component", "plotly_chart") and self.first_chart_s is None:  # ui/live_chart.py
                     self.first_chart_s = time.perf_counter() - self._sent_at
                 elif which == "exception":
                     self.exceptions.append(f"{element.exception.type}: {element.exception.message}"[:300])

@@ -83,14 +83,14 @@ st.subheader("1 · Noise level of every model call")
 matrices = [(label[r.reading], r.noise_levels) for r in results]
 ui.figure(F.noise_level_matrices(matrices, max_frames=min(n_frames, 16)),
           "Rows are frames, columns the denoising-step slots; colour and number are σ. Blank cells are skipped "
-          f"steps. sigma list: {', '.join(f'{s:.4f}' for s in results[0].noise_levels[0])}.")
+          f"steps. sigma list: {', '.join(f'{s:.4f}' for s in results[0].noise_levels[0])}.", key="sigma_matrices")
 
 st.subheader("2 · Generated frames")
 ids = list(np.linspace(0, n_frames - 1, min(n_frames, 12)).round().astype(int))
 rows = [("true video", truth.frames)] + [(label[r.reading], r.frames) for r in results]
 ui.figure(F.frame_strips(rows, ids),
           f"{len(ids)} of the {n_frames} frames, evenly spaced: the true video (top) and each reading's rollout "
-          "from the same two context frames and the same noise.")
+          "from the same two context frames and the same noise.", key="frame_strips")
 ui.figure(F.frames_animation(rows), "Press Play, or drag the slider to step through frames. All rows play together.",
           key="animation")
 from explainers.backward_init import frames_to_gif  # noqa: E402  (imageio is only needed for the download)
@@ -116,7 +116,7 @@ panels = [
     ("mean brightness", [(label[r.reading], r.brightness) for r in results] + [("true video", truth.brightness)]),
 ]
 ui.figure(F.per_frame_curves(frame_axis, panels, V.HORIZON),
-          f"Per-frame scores; the dashed line is the {V.HORIZON}-frame training horizon. " + V.summary_line(results))
+          f"Per-frame scores; the dashed line is the {V.HORIZON}-frame training horizon. " + V.summary_line(results), key="per_frame_scores")
 
 st.subheader("4 · At training time: what the student is given")
 dep = V.dependent_params(n_frames, steps)
@@ -137,7 +137,7 @@ ui.figure(F.image_grid([
     ("the model's one-step prediction from pure noise", tw["x0_hat_pure_noise"]),
 ], col_labels=ids), f"A window of {len(ids)} frames starting at frame {window_start} of the denoising-step rollout. "
     "Re-noising keeps the rollout's own (possibly drifted) content visible under the noise, so the student "
-    "learns to repair its own errors; from pure noise only the context says where the ball is.")
+    "learns to repair its own errors; from pure noise only the context says where the ball is.", key="training_window_images")
 
 ui.share_and_export(PAGE, extra={"frames.gif": gif})
 ui.misconceptions(text)

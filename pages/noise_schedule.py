@@ -87,7 +87,7 @@ st.subheader("1 · The schedule: β_t and ᾱ_t")
 ui.figure(F.schedule_curves(t_axis, [(s.name, s.betas, s.alphas_cumprod) for s in built]),
           "β_t is the noise added at step t; ᾱ_t is the share of signal variance left. "
           + "; ".join(f"{s.name}: ᾱ at t=T/2 is {s.alphas_cumprod[T // 2 - 1]:.4f}, at t=T−1 {s.alphas_cumprod[-1]:.3g}"
-                      for s in built) + ".")
+                      for s in built) + ".", key="schedule_curves")
 
 st.subheader("2 · Signal variance + noise variance = 1 (for VP)")
 contrast_tuple = None
@@ -100,7 +100,7 @@ if contrast_coefs is not None:
     tv = contrast_coefs.total_variance
     caption += f" The {contrast_coefs.name} contrast is not VP: its total variance runs from {tv.min():.3g} to {tv.max():.3g}."
 ui.figure(F.variance_split(t_axis, primary.name, primary.alphas_cumprod, 1 - primary.alphas_cumprod,
-                           contrast_tuple), caption)
+                           contrast_tuple), caption, key="variance_split")
 
 st.subheader("3 · Signal-to-noise ratio")
 snr_series = [(s.name, s.log_snr) for s in built]
@@ -114,7 +114,7 @@ caption = "log-SNR falls from " + "; ".join(
 if inf_names:
     caption += (f" With zero terminal SNR the last step has SNR 0, log-SNR = −∞; it is drawn at "
                 f"{F.LOG_SNR_FLOOR:g} with a ▼ marker.")
-ui.figure(F.snr_curves(t_axis, snr_series), caption)
+ui.figure(F.snr_curves(t_axis, snr_series), caption, key="snr")
 
 # ---- figure 4: measured variance ------------------------------------------------------------
 st.subheader("4 · Measured on real samples: does Var[x_t] stay 1?")
@@ -136,7 +136,7 @@ for name, c in checks:
 worst = max(abs(c.measured_2d - c.theory).max() for name, c in checks if "(not VP)" not in name)
 ui.figure(F.measured_vs_theory(t_axis, theory, points, log_y=contrast_coefs is not None),
           f"Markers: variance measured on {V.N_POINTS} standardised 2D points and on the image's pixels after "
-          f"forward noising; lines: theory. For VP the measured variance stays within {worst:.3f} of 1.")
+          f"forward noising; lines: theory. For VP the measured variance stays within {worst:.3f} of 1.", key="measured_variance")
 
 
 # ---- figure 5: the forward process at t -----------------------------------------------------
@@ -156,11 +156,11 @@ def forward_process(schedule, x0, seed):
     with c1:
         ui.figure(F.scatter_2d(xt, f"2D points at t = {t}", reference=V.standardise(x0)),
                   f"Grey: clean points; blue: the same points at t = {t}. Their variance is "
-                  f"{xt.var(axis=0).mean():.3f} (VP theory: 1).")
+                  f"{xt.var(axis=0).mean():.3f} (VP theory: 1).", key="forward_points")
     with c2:
         ui.figure(F.image(img_t, f"Image at t = {t}"),
                   f"The procedural image at t = {t}: {100 * a * a:.1f}% of its variance is signal, "
-                  f"{100 * b * b:.1f}% noise.")
+                  f"{100 * b * b:.1f}% noise.", key="forward_image")
 
 
 forward_process(primary, x0, values["seed"])
@@ -193,7 +193,7 @@ def reverse_generation(built, values):
     panels = [(f"{g.schedule} · step {step}/{steps}", g.trajectory[step]) for g in gens]
     ui.figure(F.generation_panels(panels, density=density_grid(dataset)),
               f"{sampler.upper()} with {steps} steps from the same noise (seed {v['seed']}), one panel per "
-              f"schedule, over the true density (grey). Move 'Reverse step shown' to replay the trajectory.")
+              f"schedule, over the true density (grey). Move 'Reverse step shown' to replay the trajectory.", key="generation")
     st.markdown(V.score_table(gens))  # a Markdown table: far cheaper per rerun than a dataframe widget
     if len(gens) >= 2:
         st.markdown(f"**A/B:** {V.compare_line(gens)}")

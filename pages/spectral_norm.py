@@ -80,7 +80,7 @@ st.subheader("1 · Singular values of every layer, before and after")
 ui.figure(F.spectra_grid([(f"{s.layer} [{V.MODE_LABELS[s.mode]}]", s.before, s.after) for s in spectra]),
           "All singular values of each layer's weight (conv kernels reshaped to (out, in·kh·kw)), largest first, log "
           "scale; dotted line σ = 1. Largest σ raw → after: "
-          + ", ".join(f"{name} {sig_before[name]:.2f} → {sig_after[name]:.2f}" for name in layers) + ".")
+          + ", ".join(f"{name} {sig_before[name]:.2f} → {sig_after[name]:.2f}" for name in layers) + ".", key="spectra")
 
 # ---- 2. power iteration ------------------------------------------------------------------------------
 st.subheader("2 · Power iteration: how SN estimates σ")
@@ -90,7 +90,7 @@ with timer.part("power iteration"):
 ui.figure(F.power_trace(trace, exact, trace_layer),
           f"Estimate after each iteration from a random start (seed {seed}) for {trace_layer}: "
           f"{trace[0]:.4f} after 1, {trace[4]:.4f} after 5, {trace[-1]:.4f} after {len(trace)}; exact σ = {exact:.4f}. "
-          "It approaches σ from below.")
+          "It approaches σ from below.", key="power_trace")
 
 # ---- 3. Lipschitz bound --------------------------------------------------------------------------------
 st.subheader("3 · Lipschitz upper bound as layers are toggled")
@@ -99,7 +99,7 @@ bound_after, _ = V.lipschitz(model, sig_after)
 c1, c2 = st.columns([3, 1])
 with c1:
     ui.figure(F.sigma_bars(layers, [sig_before[n] for n in layers], [sig_after[n] for n in layers]),
-              "Each layer's largest singular value, raw (grey) and after its mode (blue); log scale, dotted line σ = 1.")
+              "Each layer's largest singular value, raw (grey) and after its mode (blue); log scale, dotted line σ = 1.", key="sigma_bars")
 with c2:
     if bound_before is None:
         st.info(note)
@@ -128,7 +128,7 @@ if rows:
     ]), "The frame model's conv layers with their modes from this page (choose 'frame model convs' to toggle them). "
         + ", ".join(f"{r.layer}: reshaped {r.reshaped:.2f}, operator {r.operator:.2f}" for r in rows)
         + ". Computed exactly from the kernel's 2D FFT at each layer's input size (32×32, or 16×16 after "
-          "the stride-2 conv_down), with dilation and stride taken into account.")
+          "the stride-2 conv_down), with dilation and stride taken into account.", key="conv_norms")
 
 # ---- 5. live training ---------------------------------------------------------------------------------
 st.subheader("5 · Train with these toggles")
@@ -145,14 +145,14 @@ else:
             raw_samples = denoiser_samples_cached((), n_iter, threshold, seed, device)
             now_samples = denoiser_samples_cached(tuple(sorted(modes.items())), n_iter, threshold, seed, device)
         c1, c2 = st.columns(2)
-        for col, title, smp in ((c1, "shipped denoiser (all off)", raw_samples),
-                                (c2, f"with these modes: {V.mode_summary(modes)}", now_samples)):
+        for col, which, title, smp in ((c1, "shipped", "shipped denoiser (all off)", raw_samples),
+                                       (c2, "with_modes", f"with these modes: {V.mode_summary(modes)}", now_samples)):
             with col:
                 ui.figure(F.scatter_2d(smp.points, title, reference=V.mode_centres(model), limit=3.0,
                                        reference_name="the 8 true mode centres"),
                           f"{len(smp.points):,} samples, DDIM 50 steps on the cosine schedule, from the same noise "
                           f"(seed {seed}); grey: the 8 true modes. Mode coverage {smp.coverage:.2f}, energy "
-                          f"distance to the data {smp.energy_distance:.3g} (0 = same distribution).")
+                          f"distance to the data {smp.energy_distance:.3g} (0 = same distribution).", key=f"samples_{which}")
         st.caption("Fine-tuning trains a copy of the denoiser, with these modes, on the loss it was trained with: "
                    "how much of the quality can the normalized network win back?")
 
@@ -216,19 +216,19 @@ else:
                     f"{history.coverage[-1]:.2f} at the last.")
         if history.step:
             panels, numbers = V.curve_panels(model, history)
-            ui.figure(F.training_curves(np.asarray(history.step), panels), numbers)
+            ui.figure(F.training_curves(np.asarray(history.step), panels), numbers, key="training_curves")
         c1, c2 = st.columns(2)
         with c1:
             who = "generator" if model == "gan" else "denoiser"
             ui.figure(F.scatter_2d(history.samples[-1], "generated samples", reference=V.mode_centres(model), limit=3.0,
                                    reference_name="the 8 true mode centres"),
                       f"{len(history.samples[-1]):,} {who} samples at step {history.sample_steps[-1]} (blue) and the "
-                      f"8 true modes (grey); mode coverage {history.coverage[-1]:.2f}.")
+                      f"8 true modes (grey); mode coverage {history.coverage[-1]:.2f}.", key="trained_samples")
         with c2:
             ui.figure(F.step_curve(np.asarray(history.sample_steps), [("mode coverage", history.coverage)],
                                    "step", "modes covered (fraction)"),
                       "Fraction of the 8 modes that get a fair share of samples, every 100 steps"
-                      + (" (step 0: the normalized denoiser before fine-tuning)." if model != "gan" else "."))
+                      + (" (step 0: the normalized denoiser before fine-tuning)." if model != "gan" else "."), key="coverage_curve")
     if st.session_state.get(runs_key):
         st.markdown("**Run history (this session)**")
         st.dataframe(st.session_state[runs_key], hide_index=True)

@@ -147,7 +147,8 @@ def run_page_file(page: str, query: dict | None = None, timeout: float = 180):
 
 
 def chart_specs(at) -> list[dict]:
-    """The Plotly figures an AppTest run drew, as JSON dicts."""
-    import json
+    """The Plotly figures an AppTest run drew, in page order, as JSON dicts."""
+    from ui.live_chart import spec_of
 
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    specs = [spec_of(el.proto) for el in [*at.get("bidi_component"), *at.get("plotly_chart")]]
+    return [s for s in specs if s is not None]

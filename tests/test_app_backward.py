@@ -1,12 +1,10 @@
 """AppTest of the Eq. 1 page: each reading runs, side by side differs, controls change frames,
 bad URL values are noticed."""
 
-import json
-
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from conftest import run_page_file
+from conftest import chart_specs, run_page_file
 from test_app_schedule import decoded
 
 PAGE = "pages/backward_noise_init.py"
@@ -17,8 +15,7 @@ def run_page(query: dict | None = None) -> AppTest:
 
 
 def figure(at: AppTest, title_part: str) -> dict:
-    for el in at.get("plotly_chart"):
-        fig = json.loads(el.proto.spec)
+    for fig in chart_specs(at):
         titles = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
         titles.append(str(fig["layout"].get("title", {}).get("text", "")))
         if any(title_part in t for t in titles):

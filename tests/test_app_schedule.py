@@ -1,10 +1,10 @@
 """AppTest of the noise-schedule page: every control changes the figure data it should, and a
 malformed URL falls back to defaults with a notice instead of an exception."""
 
-import json
-
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from conftest import chart_specs
 
 PAGE = "pages/noise_schedule.py"
 
@@ -20,7 +20,7 @@ def run_page(query: dict | None = None) -> AppTest:
 
 
 def figures(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    return chart_specs(at)
 
 
 def fig_by_title(at: AppTest, fragment: str) -> dict:

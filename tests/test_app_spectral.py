@@ -1,13 +1,11 @@
 """AppTest of the spectral-normalization page: toggles change the spectra and bounds; training runs,
 is deterministic in its figures, and never touches the shared models."""
 
-import json
-
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import run_page_file
+from conftest import chart_specs, run_page_file
 from test_app_schedule import decoded
 
 PAGE = "pages/spectral_norm.py"
@@ -18,8 +16,7 @@ def run_page(query: dict | None = None) -> AppTest:
 
 
 def figure(at: AppTest, title_part: str) -> dict:
-    for el in at.get("plotly_chart"):
-        fig = json.loads(el.proto.spec)
+    for fig in chart_specs(at):
         titles = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
         if any(title_part in t for t in titles) or any(title_part in (t.get("name") or "") for t in fig["data"]):
             return fig

@@ -24,12 +24,19 @@ def test_deep_link_then_keyboard_slider_changes_chart(server, page):
     legend = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.map(t => t.name)")
     assert "linear" in legend and "cosine" in legend
 
+    # Tag every chart on the page, to tell afterwards whether the slider move rebuilt them or updated them.
+    n_charts = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map((p, i) => p.__tag = i).length")
+    assert n_charts == 7
+
     slider = page.get_by_role("slider", name="Diffusion steps T")
     slider.focus()
     page.keyboard.press("ArrowRight")
     page.wait_for_function(f"() => ({FIRST_CHART_X_LEN})() === 510", timeout=30_000)
     wait_for_app(page)
     assert "T=510" in page.url
+    # The same chart elements, updated in place (ui/live_chart.py), and the charts drew the new T.
+    assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.__tag)") == list(range(7))
+    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[1]._fullData[0].x.length") == 510
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "noise_schedule.png"), full_page=True)
 

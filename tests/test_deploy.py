@@ -226,6 +226,14 @@ def test_dockerfile_matches_the_app():
     assert f"http://127.0.0.1:{port}{HEALTH_PATH}" in health_cmd
     assert json.loads(arg["CMD"]) == ["streamlit", "run", "app.py", "--server.address=0.0.0.0"]
     assert kinds.index("HEALTHCHECK") > kinds.index("FROM")
+    # The browser's plotly.js is written at build time, while the app folder is still writable (ui/live_chart.py),
+    # and the same command works here.
+    (write,) = [i for i, (k, v) in enumerate(steps) if k == "RUN" and "write_plotly_js" in v]
+    assert kinds.index("COPY") < write < kinds.index("USER")
+    command = steps[write][1]
+    assert command.startswith("python -c ")
+    assert subprocess.run(["sh", "-c", command.replace("python ", f"{sys.executable} ", 1)], cwd=ROOT,
+                          timeout=60).returncode == 0
 
 
 def test_dockerfile_healthcheck_command_reports_a_real_server():

@@ -11,7 +11,7 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from conftest import Server, free_port, wait_for_app
+from conftest import Server, chart_specs, free_port, wait_for_app
 from explainers.device import pick_device
 from explainers.paths import SHIPPED
 from test_isolation import figure_data, run  # run: an AppTest of the page, no exception
@@ -246,4 +246,4 @@ def test_a_repaired_checkpoint_folder_works_again_after_the_caches_are_cleared(t
     assert run("backward_noise_init", {"n_frames": "8"}).error
     shutil.copy(SHIPPED / "frame_model.pt", tmp_path / "frame_model.pt")
     at = run("backward_noise_init", {"n_frames": "8"})
-    assert not at.exception and not at.error and len(at.get("plotly_chart")) == 5
+    assert not at.exception and not at.error and len(chart_specs(at)) == 5

@@ -268,16 +268,18 @@ def _figure_name(fig, caption: str) -> str:
 
 def figure(fig, caption: str, key: str | None = None, page: str | None = None) -> None:
     """A chart, the one-line text caption that says what it shows (with its key numbers), and an
-    Export menu: the figure's data as CSV, and the figure as PNG or SVG."""
-    from explainers.exports import figure_csv, figure_image, slug
+    Export menu: the figure's data as CSV, and the figure as PNG or SVG.
 
-    present = st.session_state.get("_present", False)
-    if present:
+    `key` names the chart on the page: the browser updates the chart with that name in place when the
+    figure changes (ui/live_chart.py). Give one wherever the figure's title changes with the controls."""
+    from explainers.exports import figure_csv, figure_image, slug
+    from ui import live_chart
+
+    if st.session_state.get("_present", False):
         fig.update_layout(height=int((fig.layout.height or 340) * PRESENT_SCALE), font=dict(size=20))
     name = _figure_name(fig, caption)
-    # Streamlit's chart theme sets its own small fonts; the presenter view keeps Plotly's, enlarged.
-    st.plotly_chart(fig, width="stretch", key=key, theme=None if present else "streamlit", config={"displaylogo": False, "toImageButtonOptions": {
-        "format": "png", "filename": slug(name), "scale": 2}})
+    live_chart.show(fig, key=f"_chart_{key or slug(name)}", config={
+        "displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": slug(name), "scale": 2}})
     # One row: the caption takes what the Export button (at its natural width) leaves, even in half-width columns.
     row = st.container(horizontal=True, wrap=False, vertical_alignment="top")
     row.caption(caption, width="stretch")
