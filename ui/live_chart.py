@@ -58,7 +58,7 @@ function themed(layout, el) {
     annotationdefaults: {font: {color: faint(0.7)}},
     legend: {font: {color: ink}},
   }};
-  return [{...layout, template, autosize: true, width: undefined}, ink];
+  return {...layout, template, autosize: true, width: undefined};
 }
 
 // Charts are drawn one at a time, with a frame painted between two of them: after a slider move the
@@ -79,19 +79,21 @@ function enqueue(draw) {
   if (!draining) drain();
 }
 
+// Streamlit calls this on every render of the page, which happens many times per script run; most calls
+// bring the figure already drawn and return at once, before any parsing or style lookup.
 export default function ({ parentElement, data }) {
   const chart = parentElement.querySelector(".nl-chart");
+  if (chart.__spec === data.spec) return;
+  chart.__spec = data.spec;
   const spec = JSON.parse(data.spec);
   chart.style.height = (spec.layout.height || 340) + "px";
-  const [layout, ink] = themed(spec.layout, chart);
-  if (chart.__spec === data.spec && chart.__ink === ink) return;  // nothing new to draw
-  chart.__spec = data.spec;
-  chart.__ink = ink;
   const config = {...data.config, responsive: true};
   enqueue(() => loadPlotly(data.src)
     .then((Plotly) => {
       // Figures can arrive faster than they are drawn; draw only the newest.
-      if (chart.__spec === data.spec) return Plotly.react(chart, {data: spec.data, layout, config, frames: spec.frames});
+      if (chart.__spec !== data.spec) return;
+      const layout = themed(spec.layout, chart);
+      return Plotly.react(chart, {data: spec.data, layout, config, frames: spec.frames});
     })
     .catch((err) => { chart.textContent = "This chart could not be drawn: " + err.message; }));
 }
