@@ -116,7 +116,8 @@ panels = [
     ("mean brightness", [(label[r.reading], r.brightness) for r in results] + [("true video", truth.brightness)]),
 ]
 ui.figure(F.per_frame_curves(frame_axis, panels, V.HORIZON),
-          f"Per-frame scores; the dashed line is the {V.HORIZON}-frame training horizon. " + V.summary_line(results), key="per_frame_scores")
+          f"Per-frame scores; the dashed line is the {V.HORIZON}-frame training horizon. " + V.summary_line(results),
+          key="per_frame_scores")
 
 st.subheader("4 · At training time: what the student is given")
 dep = V.dependent_params(n_frames, steps)
@@ -137,7 +138,8 @@ ui.figure(F.image_grid([
     ("the model's one-step prediction from pure noise", tw["x0_hat_pure_noise"]),
 ], col_labels=ids), f"A window of {len(ids)} frames starting at frame {window_start} of the denoising-step rollout. "
     "Re-noising keeps the rollout's own (possibly drifted) content visible under the noise, so the student "
-    "learns to repair its own errors; from pure noise only the context says where the ball is.", key="training_window_images")
+    "learns to repair its own errors; from pure noise only the context says where the ball is.",
+    key="training_window_images")
 
 ui.share_and_export(PAGE, extra={"frames.gif": gif})
 ui.misconceptions(text)

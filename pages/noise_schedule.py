@@ -136,7 +136,8 @@ for name, c in checks:
 worst = max(abs(c.measured_2d - c.theory).max() for name, c in checks if "(not VP)" not in name)
 ui.figure(F.measured_vs_theory(t_axis, theory, points, log_y=contrast_coefs is not None),
           f"Markers: variance measured on {V.N_POINTS} standardised 2D points and on the image's pixels after "
-          f"forward noising; lines: theory. For VP the measured variance stays within {worst:.3f} of 1.", key="measured_variance")
+          f"forward noising; lines: theory. For VP the measured variance stays within {worst:.3f} of 1.",
+          key="measured_variance")
 
 
 # ---- figure 5: the forward process at t -----------------------------------------------------
@@ -193,7 +194,8 @@ def reverse_generation(built, values):
     panels = [(f"{g.schedule} · step {step}/{steps}", g.trajectory[step]) for g in gens]
     ui.figure(F.generation_panels(panels, density=density_grid(dataset)),
               f"{sampler.upper()} with {steps} steps from the same noise (seed {v['seed']}), one panel per "
-              f"schedule, over the true density (grey). Move 'Reverse step shown' to replay the trajectory.", key="generation")
+              f"schedule, over the true density (grey). Move 'Reverse step shown' to replay the trajectory.",
+              key="generation")
     st.markdown(V.score_table(gens))  # a Markdown table: far cheaper per rerun than a dataframe widget
     if len(gens) >= 2:
         st.markdown(f"**A/B:** {V.compare_line(gens)}")

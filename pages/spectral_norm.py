@@ -99,7 +99,8 @@ bound_after, _ = V.lipschitz(model, sig_after)
 c1, c2 = st.columns([3, 1])
 with c1:
     ui.figure(F.sigma_bars(layers, [sig_before[n] for n in layers], [sig_after[n] for n in layers]),
-              "Each layer's largest singular value, raw (grey) and after its mode (blue); log scale, dotted line σ = 1.", key="sigma_bars")
+              "Each layer's largest singular value, raw (grey) and after its mode (blue); log scale, dotted line σ = 1.",
+              key="sigma_bars")
 with c2:
     if bound_before is None:
         st.info(note)
@@ -152,7 +153,8 @@ else:
                                        reference_name="the 8 true mode centres"),
                           f"{len(smp.points):,} samples, DDIM 50 steps on the cosine schedule, from the same noise "
                           f"(seed {seed}); grey: the 8 true modes. Mode coverage {smp.coverage:.2f}, energy "
-                          f"distance to the data {smp.energy_distance:.3g} (0 = same distribution).", key=f"samples_{which}")
+                          f"distance to the data {smp.energy_distance:.3g} (0 = same distribution).",
+                          key=f"samples_{which}")
         st.caption("Fine-tuning trains a copy of the denoiser, with these modes, on the loss it was trained with: "
                    "how much of the quality can the normalized network win back?")
 
@@ -228,7 +230,8 @@ else:
             ui.figure(F.step_curve(np.asarray(history.sample_steps), [("mode coverage", history.coverage)],
                                    "step", "modes covered (fraction)"),
                       "Fraction of the 8 modes that get a fair share of samples, every 100 steps"
-                      + (" (step 0: the normalized denoiser before fine-tuning)." if model != "gan" else "."), key="coverage_curve")
+                      + (" (step 0: the normalized denoiser before fine-tuning)." if model != "gan" else "."),
+                      key="coverage_curve")
     if st.session_state.get(runs_key):
         st.markdown("**Run history (this session)**")
         st.dataframe(st.session_state[runs_key], hide_index=True)

@@ -50,3 +50,20 @@ def test_bad_url_value_shows_notice_not_exception(server, page):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert page.locator("script:text('x')").count() == 0
     assert first_trace_len(page) == 1000
+
+
+def test_charts_follow_the_viewers_light_or_dark_preference(server, page):
+    """Charts take the page's text colour, and take the new one when the viewer switches light/dark."""
+    page.emulate_media(color_scheme="light")
+    page.goto(f"{server.url}/noise_schedule?T=200")
+    wait_for_app(page)
+    first_trace_len(page)
+    ink = "() => document.querySelector('.js-plotly-plot')._fullLayout.font.color"
+    text = "() => getComputedStyle(document.querySelector('.nl-chart')).color"
+    light = page.evaluate(ink)
+    assert light == page.evaluate(text)
+    page.emulate_media(color_scheme="dark")
+    page.wait_for_function(f"() => ({ink})() !== {light!r} && ({ink})() === ({text})()", timeout=30_000)
+    # Dark text colours are light: the sum of the RGB channels flips from low to high.
+    channels = lambda c: sum(int(v) for v in c[c.index("(") + 1:c.index(")")].split(",")[:3])  # noqa: E731
+    assert channels(light) < 300 < channels(page.evaluate(ink))

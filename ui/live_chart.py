@@ -49,8 +49,8 @@ function themed(layout, el) {
   const style = getComputedStyle(el);
   const ink = style.color;
   const faint = (alpha) => ink.replace(/^rgba?\\(([^,]+),([^,]+),([^,)]+).*$/, `rgba($1,$2,$3,${alpha})`);
-  const axis = {automargin: true, title: {standoff: 8}, gridcolor: faint(0.12), linecolor: faint(0.25), zerolinecolor: faint(0.25),
-                tickcolor: faint(0.25)};
+  const axis = {automargin: true, title: {standoff: 8}, gridcolor: faint(0.12), linecolor: faint(0.25),
+                zerolinecolor: faint(0.25), tickcolor: faint(0.25)};
   const template = {layout: {
     font: {family: style.fontFamily, color: ink},
     paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
@@ -88,14 +88,24 @@ export default function ({ parentElement, data }) {
   const spec = JSON.parse(data.spec);
   chart.style.height = (spec.layout.height || 340) + "px";
   const config = {...data.config, responsive: true};
-  enqueue(() => loadPlotly(data.src)
+  chart.__draw = () => loadPlotly(data.src)
     .then((Plotly) => {
       // Figures can arrive faster than they are drawn; draw only the newest.
       if (chart.__spec !== data.spec) return;
       const layout = themed(spec.layout, chart);
       return Plotly.react(chart, {data: spec.data, layout, config, frames: spec.frames});
     })
-    .catch((err) => { chart.textContent = "This chart could not be drawn: " + err.message; }));
+    .catch((err) => { chart.textContent = "This chart could not be drawn: " + err.message; });
+  enqueue(chart.__draw);
+}
+
+// The app follows the viewer's light or dark preference; when it changes, every chart takes the new colours
+// (after Streamlit has restyled the page, which it does on the same event).
+if (!window.__noiseLabThemeWatch) {
+  window.__noiseLabThemeWatch = true;
+  matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => setTimeout(() => {
+    document.querySelectorAll(".nl-chart").forEach((chart) => chart.__draw && enqueue(chart.__draw));
+  }, 250));
 }
 """
 
