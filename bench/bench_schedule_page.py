@@ -1,5 +1,6 @@
 """Schedule page: recompute after a slider move (budget p95 <= 50 ms) and browser key press to
-updated chart (budget p95 <= 150 ms). Prints figures; asserts nothing.
+updated chart (budget p95 <= 150 ms); with the browser, also what one chart costs Chromium to draw
+from scratch against updating it in place (ui/live_chart.py). Prints figures; asserts nothing.
 
     python bench/bench_schedule_page.py [--repeats 30] [--skip-browser]
 """
@@ -160,6 +161,63 @@ def bench_browser(repeats: int) -> tuple[dict, float]:
     return summarize(times), srv.ready_after_s
 
 
+def bench_plotly_draw(repeats: int) -> dict[str, tuple[dict, dict]]:
+    """In Chromium, the page's plotly.js drawing figure 1 and a point cloud: from scratch (Plotly.newPlot on a
+    new element, what st.plotly_chart does when the data changes) and in place (Plotly.react on the chart
+    already drawn, what ui/live_chart.py does). Returns {figure: (newPlot summary, react summary)}."""
+    import json
+
+    import plotly.io as pio
+    from conftest import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+    from plotly.offline import get_plotlyjs
+
+    from explainers import figures as F
+    from explainers import schedule_view as V
+    from explainers.state import read_url
+
+    values = dict(read_url(V.PARAMS, {}).values)
+    rng = np.random.default_rng(0)
+
+    def figure_1(i: int):
+        values["T"] = 500 + 10 * i
+        s = V.build_schedule("cosine", values)
+        return F.schedule_curves(np.arange(s.T), [(s.name, s.betas, s.alphas_cumprod)])
+
+    def point_cloud(i: int):
+        x = rng.standard_normal((V.N_POINTS, 2))
+        return F.scatter_2d(x, f"2D points, draw {i}", reference=0.5 * x)
+
+    timed = """async (specs) => {
+      const box = (d) => { d.style.width = '600px'; d.style.height = '380px'; document.body.appendChild(d); return d; };
+      const out = {newPlot: [], react: []};
+      for (const s of specs) {
+        const d = box(document.createElement('div'));
+        const t0 = performance.now(); await Plotly.newPlot(d, s.data, s.layout); out.newPlot.push(performance.now() - t0);
+        Plotly.purge(d); d.remove();
+      }
+      const g = box(document.createElement('div'));
+      await Plotly.newPlot(g, specs[0].data, specs[0].layout);
+      for (const s of specs.slice(1)) {
+        const t0 = performance.now(); await Plotly.react(g, s.data, s.layout); out.react.push(performance.now() - t0);
+      }
+      Plotly.purge(g); g.remove();
+      return out;
+    }"""
+    results = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_content("<html><body></body></html>")
+        page.add_script_tag(content=get_plotlyjs())
+        for name, make in (("figure 1", figure_1), ("point cloud", point_cloud)):
+            specs = [json.loads(pio.to_json(make(i), validate=False, engine="orjson")) for i in range(repeats + 1)]
+            ms = page.evaluate(timed, specs)
+            results[name] = tuple(summarize([t / 1000 for t in ms[k]]) for k in ("newPlot", "react"))
+        browser.close()
+    return results
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=30)
@@ -179,6 +237,9 @@ def main(argv=None):
     print(f"real server, T move, rerun request -> script finished : p50 {whole['p50_ms']:.1f} ms  p95 {whole['p95_ms']:.1f} ms"
           f"  -> p95 / 50 ms budget = {whole['p95_ms'] / 50:.2f}")
     if not args.skip_browser:
+        for name, (new_plot, react) in bench_plotly_draw(args.repeats).items():
+            print(f"Chromium, {name}: Plotly.newPlot p50 {new_plot['p50_ms']:.1f} ms, Plotly.react in place "
+                  f"p50 {react['p50_ms']:.1f} ms -> newPlot / react = {new_plot['p50_ms'] / react['p50_ms']:.1f}x")
         browser, ready = bench_browser(args.repeats)
         print(f"browser key press -> chart updated     : p50 {browser['p50_ms']:.1f} ms  p95 {browser['p95_ms']:.1f} ms"
               f"  -> p95 / 150 ms budget = {browser['p95_ms'] / 150:.2f}")

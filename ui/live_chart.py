@@ -4,8 +4,8 @@
 browser throws the old chart away and builds a new one: `Plotly.newPlot`, and for point clouds a new
 WebGL context. On this project's 2-core machine, in Chromium's software rendering, that costs
 60 ms for figure 1 of the schedule page and about 150 ms for each point cloud, against 22 ms and
-15-18 ms for `Plotly.react` on the chart already on screen (bench/bench_schedule_page.py). A T move
-redraws seven charts, so a key press waited for about half a second of drawing.
+15-18 ms for `Plotly.react` on the chart already on screen (bench/bench_schedule_page.py prints
+both). A T move redraws seven charts, so a key press waited for about half a second of drawing.
 
 This module shows a figure through a small Streamlit custom component (components v2, no iframe)
 whose identity is a fixed key: the same chart element stays on the page from run to run and hands
