@@ -11,14 +11,8 @@ import math
 from typing import Sequence
 
 import numpy as np
-import pandas  # noqa: F401  (see below)
 import plotly.colors
 import plotly.graph_objects as go
-
-# Plotly looks pandas up lazily, through sys.modules, when it first serializes a figure. On a server
-# whose first sessions arrive together, a second script thread then found pandas there half imported
-# (AttributeError: partially initialized module 'pandas'); bench/load_test.py hit it. Importing it here,
-# with an import statement, makes every thread wait until pandas is whole.
 
 # Okabe-Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")

@@ -114,8 +114,8 @@ def script_state(page) -> str | None:
                          "?.getAttribute('data-test-script-state')")
 
 
-# Points in the first chart's first trace, or undefined: the chart is briefly absent while Streamlit
-# remounts it with new data, so every step may be missing.
+# Points in the first chart's first trace, or undefined: before plotly.js has drawn the chart (and, in
+# the st.plotly_chart fallback, while Streamlit remounts it with new data) every step may be missing.
 FIRST_CHART_X_LEN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[0]?.x?.length"
 
 

@@ -19,12 +19,8 @@ def run_page(query: dict | None = None) -> AppTest:
     return at
 
 
-def figures(at: AppTest) -> list[dict]:
-    return chart_specs(at)
-
-
 def fig_by_title(at: AppTest, fragment: str) -> dict:
-    for fig in figures(at):
+    for fig in chart_specs(at):
         titles = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
         titles.append(str(fig["layout"].get("title", {}).get("text", "")))
         if any(fragment in t for t in titles):
@@ -43,7 +39,7 @@ def default_page():
 
 def test_default_view_renders_every_figure(default_page):
     at = default_page
-    assert len(figures(at)) == 7  # figure 5 is a scatter and an image
+    assert len(chart_specs(at)) == 7  # figure 5 is a scatter and an image
     assert at.title[0].value.endswith("VP noise schedules")
     assert not at.warning  # a clean URL gives no notices
     beta_fig = fig_by_title(at, "β_t")
@@ -147,4 +143,4 @@ def test_invalid_cross_parameter_combination_is_reported_not_raised():
     at = run_page({"schedule": ["linear", "cosine"], "beta_start": "0.009", "beta_end": "0.002"})
     errors = "\n".join(e.value for e in at.error)
     assert "linear" in errors and "beta_end must be >= beta_start" in errors
-    assert len(figures(at)) == 7  # the cosine schedule is still shown
+    assert len(chart_specs(at)) == 7  # the cosine schedule is still shown

@@ -26,7 +26,13 @@ import os
 import tempfile
 from pathlib import Path
 
+import pandas  # noqa: F401  (see below)
 import streamlit as st
+
+# Plotly looks pandas up lazily, through sys.modules, when it first serializes a figure. On a server whose
+# first sessions arrive together, a second script thread then found pandas there half imported
+# (AttributeError: partially initialized module 'pandas'; tests/test_load_test.py hit it). Imported here,
+# with an import statement, before `show` serializes anything, every thread waits until pandas is whole.
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"  # served by Streamlit next to app.py
 
