@@ -11,8 +11,15 @@ import math
 from typing import Sequence
 
 import numpy as np
+import pandas  # noqa: F401  (see below)
 import plotly.colors
 import plotly.graph_objects as go
+
+# Plotly looks pandas up lazily, through sys.modules, as it builds and serializes a figure (go.Figure's
+# validators check for pandas types). On a server whose first sessions arrive together, a second script
+# thread then found pandas there half imported (AttributeError: partially initialized module 'pandas';
+# tests/test_load_test.py hit it, once in go.Figure and once in serialization). Imported here, with an
+# import statement, before any figure is built, every thread waits until pandas is whole.
 
 # Okabe-Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")

@@ -26,13 +26,7 @@ import os
 import tempfile
 from pathlib import Path
 
-import pandas  # noqa: F401  (see below)
 import streamlit as st
-
-# Plotly looks pandas up lazily, through sys.modules, when it first serializes a figure. On a server whose
-# first sessions arrive together, a second script thread then found pandas there half imported
-# (AttributeError: partially initialized module 'pandas'; tests/test_load_test.py hit it). Imported here,
-# with an import statement, before `show` serializes anything, every thread waits until pandas is whole.
 
 STATIC_DIR = Path(__file__).resolve().parents[1] / "static"  # served by Streamlit next to app.py
 
@@ -64,7 +58,12 @@ function themed(layout, el) {
     annotationdefaults: {font: {color: faint(0.7)}},
     legend: {font: {color: ink}},
   }};
-  return {...layout, template, autosize: true, width: undefined};
+  // A legend laid out under the plot (the figures' default) goes to the bottom of the chart, below the x-axis
+  // title, whatever the plot's height: placed in plot coordinates it ran into the title on short plots.
+  const legend = layout.legend || {};
+  const below = legend.orientation === "h" && (legend.y ?? 1) < 0;
+  return {...layout, template, autosize: true, width: undefined,
+          legend: below ? {...legend, yref: "container", y: 0, yanchor: "bottom"} : layout.legend};
 }
 
 // Charts are drawn one at a time, with a frame painted between two of them: after a slider move the
