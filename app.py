@@ -45,6 +45,7 @@ pages = [st.Page(f, url_path=u, title=t, icon=i) for f, u, t, i, _ in available]
 # A local favicon: a Material icon here would be fetched from Google at every page load.
 st.set_page_config(page_title="Noise Lab", page_icon=str(Path(__file__).parent / "ui" / "favicon.png"), layout="wide")
 ui.free_closed_sessions()
+ui.disable_nagle()
 current = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), *pages])
 
 with st.sidebar:

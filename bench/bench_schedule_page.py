@@ -97,9 +97,11 @@ def bench_compute(repeats: int) -> dict:
     return summarize(times)
 
 
-def bench_server_rerun(repeats: int) -> tuple[dict, dict]:
+def bench_server_rerun(repeats: int, cached: bool = False, env: dict | None = None) -> tuple[dict, dict]:
     """A T move on a real `streamlit run` server, driven over its WebSocket as a browser would (nothing
-    drawn): seconds from the rerun request to the first chart's message, and to the end of the run."""
+    drawn): seconds from the rerun request to the first chart's message, and to the end of the run.
+    Each move a new T (figure 6 re-samples), or with `cached` two T values in turn, whose samples are
+    cached after the first moves: the rest of the page alone."""
     import asyncio
 
     import websockets
@@ -113,14 +115,14 @@ def bench_server_rerun(repeats: int) -> tuple[dict, dict]:
             for _ in range(2):  # the first deep link on a fresh server may run twice; both warm the caches
                 await session.rerun(120, page_name="noise_schedule", query="T=500")
             for i in range(repeats + 2):
-                # Each T new, so no move finds its samples cached.
-                whole = await session.rerun(120, slider_values={"T": 500 + 10 * (i + 1)})
+                t = 510 + 10 * (i % 2) if cached else 500 + 10 * (i + 1)
+                whole = await session.rerun(120, slider_values={"T": t})
                 if i >= 2:
                     firsts.append(session.first_chart_s)
                     wholes.append(whole)
         return firsts, wholes
 
-    srv = Server()
+    srv = Server(env=env)
     try:
         firsts, wholes = asyncio.run(drive(srv.url.replace("http://", "ws://") + "/_stcore/stream"))
     finally:
@@ -236,6 +238,14 @@ def main(argv=None):
     print(f"real server, T move, rerun request -> first chart sent: p50 {first['p50_ms']:.1f} ms  p95 {first['p95_ms']:.1f} ms")
     print(f"real server, T move, rerun request -> script finished : p50 {whole['p50_ms']:.1f} ms  p95 {whole['p95_ms']:.1f} ms"
           f"  -> p95 / 50 ms budget = {whole['p95_ms'] / 50:.2f}")
+    # ui/nodelay.py against Streamlit's own sockets, with the samples cached so that the tail of each run is
+    # the same: Nagle's algorithm holds a run's last messages until the client acknowledges a large one.
+    n = max(args.repeats, 60)
+    _, off = bench_server_rerun(n, cached=True)
+    _, on = bench_server_rerun(n, cached=True, env={"NOISE_LAB_KEEP_NAGLE": "1"})
+    print(f"real server, T move, samples cached ({n} moves): TCP_NODELAY set (ui/nodelay.py) p50 {off['p50_ms']:.1f} ms "
+          f"p95 {off['p95_ms']:.1f} ms; Streamlit's sockets as they are p50 {on['p50_ms']:.1f} ms p95 {on['p95_ms']:.1f} ms"
+          f" -> p95 ratio {on['p95_ms'] / off['p95_ms']:.2f}x")
     if not args.skip_browser:
         for name, (new_plot, react) in bench_plotly_draw(args.repeats).items():
             print(f"Chromium, {name}: Plotly.newPlot p50 {new_plot['p50_ms']:.1f} ms, Plotly.react in place "

@@ -67,3 +67,10 @@ def test_charts_follow_the_viewers_light_or_dark_preference(server, page):
     # Dark text colours are light: the sum of the RGB channels flips from low to high.
     channels = lambda c: sum(int(v) for v in c[c.index("(") + 1:c.index(")")].split(",")[:3])  # noqa: E731
     assert channels(light) < 300 < channels(page.evaluate(ink))
+
+
+def test_server_turns_nagle_off_on_its_websockets(server, page):
+    """ui/nodelay.py ran in the real server and found the socket it listens on (Streamlit leaves Nagle on)."""
+    page.goto(f"{server.url}/noise_schedule?T=100")
+    wait_for_app(page)
+    assert f"TCP_NODELAY set on the server's sockets (port {server.port})" in server.log.read_text()

@@ -5,6 +5,7 @@ Only this package and the page scripts import streamlit; `explainers/` stays pur
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from contextlib import contextmanager
@@ -53,6 +54,15 @@ def free_closed_sessions():
     from ui import reaper
 
     return reaper.start()
+
+
+@st.cache_resource
+def disable_nagle():
+    """Once per server process: no Nagle delay on the browsers' WebSockets (ui/nodelay.py).
+    NOISE_LAB_KEEP_NAGLE=1 leaves Streamlit's sockets as they are: bench/bench_schedule_page.py's "before"."""
+    from ui import nodelay
+
+    return [] if os.environ.get("NOISE_LAB_KEEP_NAGLE") else nodelay.disable_nagle()
 
 
 @st.cache_resource
