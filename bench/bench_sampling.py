@@ -4,12 +4,14 @@ and total / (steps x one bare forward pass) <= 1.2). Prints figures and ratios; 
     python bench/bench_sampling.py [--device cpu|cuda] [--repeats 20] [--threads 1]
 
 All in one run: our DDIM and DDPM loops, one bare forward pass, and the same model driven by
-diffusers' DDIMScheduler (linear betas, v_prediction, trailing spacing), as a ratio to ours.
+diffusers' DDIMScheduler (linear betas, v_prediction, trailing spacing), as a ratio to ours. The
+overhead ratio pairs each sampling run with the `steps` bare forward passes timed just before it.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 import sys
 from pathlib import Path
 
@@ -95,19 +97,38 @@ def main(argv: list[str] | None = None) -> int:
     diff = time_it(theirs, repeats=args.repeats, sync=sync)
     agree = float((sample_ddim(model, x, abar_steps) - theirs()).abs().max())
 
+    def overhead(run) -> float:
+        """Median over repeats of (one sampling run) / (steps bare forward passes timed just before it): the
+        two halves of each pair run under the same machine load, which drifts on a shared machine."""
+        ratios = []
+        for _ in range(args.repeats):
+            start = time.perf_counter()
+            for _ in range(args.steps):
+                forward()
+            if sync:
+                sync()
+            mid = time.perf_counter()
+            run()
+            if sync:
+                sync()
+            ratios.append((time.perf_counter() - mid) / (mid - start))
+        return float(np.median(ratios))
+
+    ratio = {"our DDIM (eta = 0)": overhead(ddim), "our DDPM (ancestral)": overhead(ddpm),
+             "diffusers DDIMScheduler": overhead(theirs)}
+
     print(machine_info(device))
     print(f"model: {what}, {sum(p.numel() for p in model.parameters()):,} parameters; device {device}; "
           f"{args.n} points x {args.steps} steps, linear schedule (T = 1000), trailing spacing")
     print(f"one bare forward pass:        p50 {fwd['p50_ms']:8.3f} ms   p95 {fwd['p95_ms']:8.3f} ms")
     rows = (("our DDIM (eta = 0)", ours), ("our DDPM (ancestral)", ours_ddpm), ("diffusers DDIMScheduler", diff))
     for name, t in rows:
-        ratio = t["p50_ms"] / (args.steps * fwd["p50_ms"])
         print(f"{name:28s}  p50 {t['p50_ms']:8.2f} ms   p95 {t['p95_ms']:8.2f} ms   "
-              f"total / (steps x forward) = {ratio:.3f}")
+              f"total / (steps x forward) = {ratio[name]:.3f}")
     print(f"diffusers / ours (DDIM, p50): {diff['p50_ms'] / ours['p50_ms']:.2f}x; "
           f"largest difference between their samples and ours: {agree:.2e}")
     print(f"budget: our DDIM p95 <= 100 ms -> {'met' if ours['p95_ms'] <= 100 else 'NOT met'}; "
-          f"overhead ratio <= 1.2 -> {'met' if ours['p50_ms'] / (args.steps * fwd['p50_ms']) <= 1.2 else 'NOT met'}")
+          f"overhead ratio <= 1.2 -> {'met' if ratio['our DDIM (eta = 0)'] <= 1.2 else 'NOT met'}")
     return 0
 
 
