@@ -64,7 +64,7 @@ def test_a_chart_sends_its_figure_either_way(static_dir, served):
     (spec,) = chart_specs(at)
     assert spec["data"][0]["name"] == "squares"
     if served:
-        data = json.loads(at.get("bidi_component")[0].proto.json)
+        data = live_chart.payload_of(at.get("bidi_component")[0].proto)
         assert data["src"].endswith(f"/app/static/plotly-{get_plotlyjs_version()}.min.js")
         assert data["config"] == {"displaylogo": False}
 
