@@ -130,8 +130,11 @@ def bench_server_rerun(repeats: int, cached: bool = False, env: dict | None = No
     return summarize(firsts), summarize(wholes)
 
 
-def bench_browser(repeats: int) -> tuple[dict, float]:
-    """Key press on the T slider until the first chart holds the new number of points."""
+def bench_browser(repeats: int, fresh: bool = True) -> tuple[dict, float]:
+    """Key press on the T slider until the first chart holds the new number of points. With `fresh`, every
+    press goes one step further (a T never seen: the server samples again and the browser has nothing
+    cached); otherwise presses go back and forth between two T values, whose figures both the server and
+    the browser (Streamlit's message cache) hold after the first two."""
     from conftest import CHROMIUM, CHROMIUM_ARGS, FIRST_CHART_X_LEN, Server, wait_for_app
     from playwright.sync_api import sync_playwright
 
@@ -147,7 +150,7 @@ def bench_browser(repeats: int) -> tuple[dict, float]:
             for i in range(repeats):
                 page.wait_for_function(f"() => ({FIRST_CHART_X_LEN})() !== undefined")
                 n = page.evaluate(FIRST_CHART_X_LEN)
-                key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
+                key = "ArrowRight" if fresh or i % 2 == 0 else "ArrowLeft"
                 target = n + 10 if key == "ArrowRight" else n - 10
                 slider.focus()
                 start = time.perf_counter()
@@ -251,8 +254,11 @@ def main(argv=None):
             print(f"Chromium, {name}: Plotly.newPlot p50 {new_plot['p50_ms']:.1f} ms, Plotly.react in place "
                   f"p50 {react['p50_ms']:.1f} ms -> newPlot / react = {new_plot['p50_ms'] / react['p50_ms']:.1f}x")
         browser, ready = bench_browser(args.repeats)
-        print(f"browser key press -> chart updated     : p50 {browser['p50_ms']:.1f} ms  p95 {browser['p95_ms']:.1f} ms"
-              f"  -> p95 / 150 ms budget = {browser['p95_ms'] / 150:.2f}")
+        print(f"browser key press -> chart updated, each press a new T: p50 {browser['p50_ms']:.1f} ms  "
+              f"p95 {browser['p95_ms']:.1f} ms  -> p95 / 150 ms budget = {browser['p95_ms'] / 150:.2f}")
+        cached, _ = bench_browser(args.repeats, fresh=False)
+        print(f"browser key press -> chart updated, back and forth between two T (cached): p50 {cached['p50_ms']:.1f} ms  "
+              f"p95 {cached['p95_ms']:.1f} ms  -> p95 / 150 ms budget = {cached['p95_ms'] / 150:.2f}")
 
 
 if __name__ == "__main__":
