@@ -114,9 +114,13 @@ def script_state(page) -> str | None:
                          "?.getAttribute('data-test-script-state')")
 
 
+# The page's first chart, drawn or not: a live chart's element (ui/live_chart.py), or in the st.plotly_chart
+# fallback the first plot. Not simply the first '.js-plotly-plot', which is the first chart *drawn*: live charts
+# are drawn one at a time, and on a fresh server's first deep link figure 2 can be drawn before figure 1.
+FIRST_CHART = "document.querySelector('.nl-chart, .js-plotly-plot')"
 # Points in the first chart's first trace, or undefined: before plotly.js has drawn the chart (and, in
 # the st.plotly_chart fallback, while Streamlit remounts it with new data) every step may be missing.
-FIRST_CHART_X_LEN = "() => document.querySelector('.js-plotly-plot')?._fullData?.[0]?.x?.length"
+FIRST_CHART_X_LEN = f"() => {FIRST_CHART}?._fullData?.[0]?.x?.length"
 
 
 def wait_for_app(page, timeout_ms: int = 60_000) -> None:

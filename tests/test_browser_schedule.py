@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import ARTIFACTS, FIRST_CHART_X_LEN, wait_for_app
+from conftest import ARTIFACTS, FIRST_CHART, FIRST_CHART_X_LEN, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -21,10 +21,12 @@ def test_deep_link_then_keyboard_slider_changes_chart(server, page):
     assert page.get_by_text("Device:").first.is_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
     assert first_trace_len(page) == 500
-    legend = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.map(t => t.name)")
+    legend = page.evaluate(f"() => {FIRST_CHART}._fullData.map(t => t.name)")
     assert "linear" in legend and "cosine" in legend
 
-    # Tag every chart on the page, to tell afterwards whether the slider move rebuilt them or updated them.
+    # Tag every chart on the page, to tell afterwards whether the slider move rebuilt them or updated them
+    # (once all seven are drawn: they are drawn one at a time).
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 7", timeout=30_000)
     n_charts = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map((p, i) => p.__tag = i).length")
     assert n_charts == 7
 
@@ -36,7 +38,8 @@ def test_deep_link_then_keyboard_slider_changes_chart(server, page):
     assert "T=510" in page.url
     # The same chart elements, updated in place (ui/live_chart.py), and the charts drew the new T.
     assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.__tag)") == list(range(7))
-    assert page.evaluate("() => document.querySelectorAll('.js-plotly-plot')[1]._fullData[0].x.length") == 510
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot')[1]._fullData[0].x.length === 510",
+                           timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "noise_schedule.png"), full_page=True)
 
@@ -58,7 +61,7 @@ def test_charts_follow_the_viewers_light_or_dark_preference(server, page):
     page.goto(f"{server.url}/noise_schedule?T=200")
     wait_for_app(page)
     first_trace_len(page)
-    ink = "() => document.querySelector('.js-plotly-plot')._fullLayout.font.color"
+    ink = f"() => {FIRST_CHART}._fullLayout.font.color"
     text = "() => getComputedStyle(document.querySelector('.nl-chart')).color"
     light = page.evaluate(ink)
     assert light == page.evaluate(text)

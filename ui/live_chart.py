@@ -68,20 +68,22 @@ function themed(layout, el) {
 }
 
 // Charts are drawn one at a time, with a frame painted between two of them: after a slider move the
-// first chart appears as soon as it is drawn instead of after every chart on the page.
+// first chart appears as soon as it is drawn instead of after every chart on the page. The queue holds
+// charts, each once, in the order they first asked; a chart that gets a newer figure while it waits keeps
+// its place and draws the newest (chart.__draw).
 const queue = [];
 let draining = false;
 const nextFrame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
 async function drain() {
   draining = true;
   while (queue.length) {
-    await queue.shift()();
+    await queue.shift().__draw();
     await nextFrame();
   }
   draining = false;
 }
-function enqueue(draw) {
-  queue.push(draw);
+function enqueue(chart) {
+  if (!queue.includes(chart)) queue.push(chart);
   if (!draining) drain();
 }
 
@@ -107,7 +109,7 @@ export default function ({ parentElement, data }) {
       return Plotly.react(chart, {data: spec.data, layout, config, frames: spec.frames});
     })
     .catch((err) => { chart.textContent = "This chart could not be drawn: " + err.message; });
-  enqueue(chart.__draw);
+  enqueue(chart);
 }
 
 // The app follows the viewer's light or dark preference; when it changes, every chart takes the new colours
@@ -115,7 +117,7 @@ export default function ({ parentElement, data }) {
 if (!window.__noiseLabThemeWatch) {
   window.__noiseLabThemeWatch = true;
   matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => setTimeout(() => {
-    document.querySelectorAll(".nl-chart").forEach((chart) => chart.__draw && enqueue(chart.__draw));
+    document.querySelectorAll(".nl-chart").forEach((chart) => chart.__draw && enqueue(chart));
   }, 250));
 }
 """
