@@ -1,15 +1,15 @@
 """Turn Nagle's algorithm off on the server's sockets, so the end of a rerun is not held back 40 ms.
 
-Streamlit 1.67 binds its listening socket itself (`socket.socket(family=...)`, protocol number left at
-0) and hands it to uvicorn. Every connection accepted from it inherits that 0, and asyncio enables
+Streamlit 1.67 binds its listening socket itself (`socket.socket(family=...)`, protocol number left at 0)
+and hands it to uvicorn. Every connection accepted from it inherits that 0, and asyncio enables
 TCP_NODELAY on a new connection only when the socket says IPPROTO_TCP (the same bug is reported against
 uvicorn's pre-bound sockets, Kludex/uvicorn#3149). So Nagle's algorithm stays on for every browser's
 WebSocket: after a large message (a figure), the next small one waits until the browser acknowledges the
-large one, and the viewer's system delays that acknowledgement (40 ms on Linux, longer on some others). Measured on the schedule
-page (2026-12-02, T moves with the samples cached): in 15-17 of 60 reruns the end reached the client
-about 40 ms late, in a gap right after figure 6's 85 kB message, and p95 was 93-112 ms. With the client
-forced to acknowledge at once the gap was gone (p95 62 ms); with this module, p95 55-60 ms
-(bench/bench_schedule_page.py measures both ways in one run).
+large one, and the viewer's system delays that acknowledgement (40 ms on Linux, longer on some others).
+Measured on the schedule page (2026-12-02, T moves with the samples cached): in 15-17 of 60 reruns the
+end reached the client about 40 ms late, in a gap late in the run (often right after figure 6's 85 kB
+message), and p95 was 93-112 ms. With the client forced to acknowledge at once the gap was gone (p95 62
+ms); with this module, p95 55-60 ms (bench/bench_schedule_page.py measures both ways in one run).
 
 On Linux an accepted socket inherits TCP_NODELAY from its listening socket, so setting it once on the
 listener covers every later connection; the connections already open are set too. Elsewhere this does
