@@ -156,3 +156,17 @@ def chart_specs(at) -> list[dict]:
 
     specs = [spec_of(el.proto) for el in [*at.get("bidi_component"), *at.get("plotly_chart")]]
     return [s for s in specs if s is not None]
+
+
+def chart_by_title(at, part: str, trace_names: bool = False) -> dict:
+    """The first figure an AppTest run drew whose title or subplot title contains `part` (with `trace_names`,
+    also a trace's legend name)."""
+    for fig in chart_specs(at):
+        layout = fig["layout"]
+        names = [a.get("text", "") for a in layout.get("annotations", [])]
+        names.append(str(layout.get("title", {}).get("text", "")))
+        if trace_names:
+            names += [t.get("name") or "" for t in fig["data"]]
+        if any(part in n for n in names):
+            return fig
+    raise AssertionError(f"no figure titled {part!r}")

@@ -4,7 +4,8 @@ bad URL values are noticed."""
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from conftest import chart_specs, run_page_file
+from conftest import chart_by_title as figure
+from conftest import run_page_file
 from test_app_schedule import decoded
 
 PAGE = "pages/backward_noise_init.py"
@@ -12,15 +13,6 @@ PAGE = "pages/backward_noise_init.py"
 
 def run_page(query: dict | None = None) -> AppTest:
     return run_page_file("backward_noise_init", query)
-
-
-def figure(at: AppTest, title_part: str) -> dict:
-    for fig in chart_specs(at):
-        titles = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
-        titles.append(str(fig["layout"].get("title", {}).get("text", "")))
-        if any(title_part in t for t in titles):
-            return fig
-    raise AssertionError(f"no figure titled {title_part!r}")
 
 
 def strip(at: AppTest, row_title: str) -> np.ndarray:

@@ -4,6 +4,7 @@ malformed URL falls back to defaults with a notice instead of an exception."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from conftest import chart_by_title as fig_by_title
 from conftest import chart_specs
 
 PAGE = "pages/noise_schedule.py"
@@ -17,15 +18,6 @@ def run_page(query: dict | None = None) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
-
-
-def fig_by_title(at: AppTest, fragment: str) -> dict:
-    for fig in chart_specs(at):
-        titles = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
-        titles.append(str(fig["layout"].get("title", {}).get("text", "")))
-        if any(fragment in t for t in titles):
-            return fig
-    raise AssertionError(f"no figure titled {fragment!r}")
 
 
 def trace(fig: dict, name: str) -> dict:

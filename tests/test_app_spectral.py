@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import chart_specs, run_page_file
+from conftest import chart_by_title, run_page_file
 from test_app_schedule import decoded
 
 PAGE = "pages/spectral_norm.py"
@@ -16,11 +16,8 @@ def run_page(query: dict | None = None) -> AppTest:
 
 
 def figure(at: AppTest, title_part: str) -> dict:
-    for fig in chart_specs(at):
-        titles = [a.get("text", "") for a in fig["layout"].get("annotations", [])]
-        if any(title_part in t for t in titles) or any(title_part in (t.get("name") or "") for t in fig["data"]):
-            return fig
-    raise AssertionError(f"no figure with {title_part!r}")
+    """A figure by a subplot title or a trace's name (the spectra grid names its layers in the traces)."""
+    return chart_by_title(at, title_part, trace_names=True)
 
 
 def after_sigmas(at: AppTest) -> np.ndarray:
