@@ -72,3 +72,19 @@ def test_a_chart_sends_its_figure_either_way(static_dir, served):
 def test_spec_of_ignores_other_elements():
     assert live_chart.spec_of(go.Figure()) is None
     assert live_chart.spec_of(np.zeros(2)) is None
+
+
+def presenter_chart_script():
+    import plotly.graph_objects as go
+
+    from ui import live_chart
+
+    live_chart.show(go.Figure(layout=dict(font=dict(size=20))), key="plain", config={})
+    live_chart.show(go.Figure(layout=dict(font=dict(size=20))), key="presented", config={}, own_fonts=True)
+
+
+def test_fallback_keeps_the_presenters_font_sizes(static_dir):
+    # Streamlit's chart theme sets its own small fonts; presenter view's enlarged ones must survive it.
+    config.set_option("server.enableStaticServing", False)
+    at = AppTest.from_function(presenter_chart_script).run()
+    assert [el.proto.theme for el in at.get("plotly_chart")] == ["streamlit", ""]

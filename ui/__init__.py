@@ -285,10 +285,11 @@ def figure(fig, caption: str, key: str | None = None, page: str | None = None) -
     from explainers.exports import figure_csv, figure_image, slug
     from ui import live_chart
 
-    if st.session_state.get("_present", False):
+    present = st.session_state.get("_present", False)
+    if present:
         fig.update_layout(height=int((fig.layout.height or 340) * PRESENT_SCALE), font=dict(size=20))
     name = _figure_name(fig, caption)
-    live_chart.show(fig, key=f"_chart_{key or slug(name)}", config={
+    live_chart.show(fig, key=f"_chart_{key or slug(name)}", own_fonts=present, config={
         "displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": slug(name), "scale": 2}})
     # One row: the caption takes what the Export button (at its natural width) leaves, even in half-width columns.
     row = st.container(horizontal=True, wrap=False, vertical_alignment="top")

@@ -183,13 +183,15 @@ def spec_of(element_proto) -> dict | None:
     return None
 
 
-def show(fig, key: str, config: dict) -> None:
-    """Draw `fig` as the chart named `key`: updated in place when the same key is drawn again."""
+def show(fig, key: str, config: dict, own_fonts: bool = False) -> None:
+    """Draw `fig` as the chart named `key`: updated in place when the same key is drawn again.
+    `own_fonts` keeps the figure's font sizes (presenter view); live charts always do, and in the fallback
+    Streamlit's chart theme would set its own small ones."""
     import plotly.io as pio
 
     src = plotly_js_url()
     if src is None:
-        st.plotly_chart(fig, width="stretch", key=key, config=config)
+        st.plotly_chart(fig, width="stretch", key=key, config=config, theme=None if own_fonts else "streamlit")
         return
     # The browser replaces the figure's Python-side template (plotly's default look) with the app's theme.
     spec = pio.to_json(fig, validate=False, engine="orjson")
