@@ -77,26 +77,78 @@ def training_slots_wanted() -> tuple[int, str | None]:
 
 
 class Slots:
-    """At most n holders at once across threads (sessions), with a count of who is waiting."""
+    """At most n holders at once across threads (sessions); the others wait in line, first come first served.
+
+    A session joins the line once and keeps its place while it polls (a Streamlit page polls in short
+    steps so that its Stop button still works), so a waiting viewer can be told where it stands.
+    """
 
     def __init__(self, n: int):
         if isinstance(n, bool) or not isinstance(n, int) or not TRAIN_SLOTS_RANGE[0] <= n <= TRAIN_SLOTS_RANGE[1]:
             raise ValueError(f"n must be an integer in [{TRAIN_SLOTS_RANGE[0]}, {TRAIN_SLOTS_RANGE[1]}], got {n!r}")
         self.n = n
-        self._free = threading.BoundedSemaphore(n)
-        self._lock = threading.Lock()
-        self.waiting = 0
+        self._held = 0
+        self._line: list[Place] = []
+        self._changed = threading.Condition()
+
+    @property
+    def waiting(self) -> int:
+        """How many are in line for a slot now."""
+        with self._changed:
+            return len(self._line)
+
+    def join(self) -> "Place":
+        """Join the end of the line; take a slot with Place.take, and always call Place.leave."""
+        place = Place(self)
+        with self._changed:
+            self._line.append(place)
+        return place
 
     def acquire(self, timeout: float) -> bool:
-        """Take a slot, waiting at most `timeout` seconds; False if none came free."""
-        with self._lock:
-            self.waiting += 1
+        """Take a slot, waiting at most `timeout` seconds in line; False if none came free."""
+        place = self.join()
         try:
-            return self._free.acquire(timeout=timeout)
+            return place.take(timeout)
         finally:
-            with self._lock:
-                self.waiting -= 1
+            place.leave()
 
     def release(self) -> None:
-        self._free.release()
+        with self._changed:
+            if self._held == 0:
+                raise ValueError("release() without a slot taken")
+            self._held -= 1
+            self._changed.notify_all()
 
+
+class Place:
+    """One waiter's place in a Slots line."""
+
+    def __init__(self, slots: Slots):
+        self._slots = slots
+
+    @property
+    def position(self) -> int:
+        """1 for the first in line; 0 once this place has left the line (slot taken, or gave up)."""
+        with self._slots._changed:
+            line = self._slots._line
+            return line.index(self) + 1 if self in line else 0
+
+    def take(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds to be first in line with a slot free; take it and leave the line."""
+        slots = self._slots
+        with slots._changed:
+            ready = slots._changed.wait_for(
+                lambda: self in slots._line and slots._line[0] is self and slots._held < slots.n, timeout)
+            if not ready:
+                return False
+            slots._line.remove(self)
+            slots._held += 1
+            slots._changed.notify_all()
+            return True
+
+    def leave(self) -> None:
+        """Leave the line (if still in it), so those behind move up."""
+        with self._slots._changed:
+            if self in self._slots._line:
+                self._slots._line.remove(self)
+                self._slots._changed.notify_all()

@@ -34,6 +34,24 @@ def test_slots_admit_at_most_n_holders_and_count_the_waiting():
         slots.release()  # bounded: releasing more than was taken is a bug, not a silent extra slot
 
 
+def test_a_waiter_counts_itself_and_the_line_is_first_come_first_served():
+    slots = Slots(1)
+    assert slots.acquire(0)  # another session trains
+    first, second = slots.join(), slots.join()
+    # Between its polls a waiter is still in line: a second tab must read "2 of 2", never "0 waiting".
+    assert (first.position, second.position, slots.waiting) == (1, 2, 2)
+    slots.release()
+    assert not second.take(0.05)  # a free slot goes to the first in line, not to whoever polls first
+    assert first.take(0) and (first.position, second.position, slots.waiting) == (0, 1, 1)
+    first.leave()  # leaving after taking a slot is harmless
+    slots.release()
+    assert second.take(0) and slots.waiting == 0
+    slots.release()
+    gave_up = slots.join()
+    gave_up.leave()
+    assert gave_up.position == 0 and slots.waiting == 0 and slots.acquire(0)
+
+
 @pytest.mark.parametrize("raw, expected, noticed", [
     ("3", 3, False), ("1", 1, False), ("0", None, True), ("65", None, True), ("two", None, True), ("", None, True),
 ])
