@@ -30,9 +30,12 @@ def home() -> None:
         "model live: move a control and the plots, samples and frames recompute in front of you. "
         "Every view is a link: copy the address bar to share exactly what you see."
     )
-    cols = st.columns(len(pages))
-    for col, page, (_, _, title, icon, teaches) in zip(cols, pages, available):
-        with col.container(border=True):
+    ui.plain_page_view()
+    # Cards in a wrapping row (ui.FIT_CSS gives them a minimum width): on a 1024-wide projector, three
+    # fixed columns broke the titles mid-word and cut the links.
+    cards = st.container(horizontal=True, wrap=True, key="home_cards")
+    for i, (page, (_, _, title, icon, teaches)) in enumerate(zip(pages, available)):
+        with cards.container(border=True, key=f"home_card_{i}"):
             st.subheader(f"{icon} {title}")
             st.write(teaches)
             st.page_link(page, label=f"Open {title}", icon=":material/arrow_forward:")

@@ -1,17 +1,22 @@
 """Backward noise initialization, Eq. 1 of Self-Forcing++ (Cui et al. 2025, arXiv 2510.02283).
 
-    x_t = (1 - sigma_t) * x0_hat + sigma_t * eps,   x0_hat = x_{t-1} - sigma_{t-1} * v_theta(x_{t-1}, t-1)
+As printed:  x_t = (1 - sigma_t) * x0_hat + sigma_t * eps,   x0_hat = x_{t-1} - sigma_{t-1} * epshat_theta(x_{t-1}, t-1)
 
 The equation re-noises a clean prediction x0_hat to a noise level sigma_t with fresh Gaussian noise.
+The paper names the network a noise prediction epshat_theta; the frame model here is a flow-matching
+model whose output is a velocity v = eps - x0, and x0_hat = x - sigma * v_hat is exact for it
+(x0_from_eps and eps_from_v show that the two are one network written two ways).
 What "t" counts is ambiguous in the paper's text, and the two readings give different generators:
 
-- reading="denoising_step" (the paper's Algorithm 1 and the Self-Forcing code): t is a denoising
-  step. Every frame starts from pure noise; after each step the prediction x0_hat is re-noised with
-  fresh noise to the next, lower level. Frames are coupled only through the context (the clean
-  frames before them).
+- reading="denoising_step" (Algorithm 1 and the appendix of Self-Forcing++, and the Self-Forcing
+  codebase it builds on; the Self-Forcing++ code is not released): t is a denoising step. Every frame
+  starts from pure noise; after each step the prediction x0_hat is re-noised with fresh noise to the
+  next, lower level. Frames are coupled only through the context (the clean frames before them).
 - reading="temporal_index" (the literal reading of "t = 1 .. N"): t is the frame index. Frame n
-  starts from add_noise(x0_hat of frame n-1, eps, sigma_init) and is denoised from sigma_init.
-  A small sigma_init copies the previous frame (motion freezes); sigma_init = 1 ignores it.
+  starts from add_noise(x0_hat of frame n-1, eps, sigma) and is denoised from that sigma on.
+  Which sigma is `init_schedule` (entry_levels): "constant" is this app's own construction, the same
+  sigma_init for every frame; "frame_indexed" indexes the few-step list by the frame, as Eq. 1 read
+  literally does. A small sigma copies the previous frame (motion freezes); sigma = 1 ignores it.
 
 Schedules produce arrays, `rollout` consumes them, and a callback lets a figure watch every step
 (the k-diffusion pattern). Metrics at the end score a rollout against the known ball trajectory.
@@ -30,6 +35,7 @@ from explainers.video_data import SIZE, make_clip
 
 READINGS = ("denoising_step", "temporal_index")
 FORMS = ("flow", "vp")
+INIT_SCHEDULES = ("constant", "frame_indexed")
 SELF_FORCING_TIMESTEPS = (1000, 750, 500, 250)
 
 
@@ -90,7 +96,7 @@ def _check_int(name: str, value, low: int, high: int) -> int:
 
 
 def temporal_levels(sigmas, sigma_init: float) -> np.ndarray:
-    """The levels a frame passes through in the temporal-index reading.
+    """The levels a frame passes through in the temporal-index reading when it enters at sigma_init.
 
     Our choice (the paper does not fix it): start at sigma_init, then continue with the levels of
     the few-step list that lie strictly below sigma_init. sigma_init = 1 gives the full list back;
@@ -104,23 +110,50 @@ def temporal_levels(sigmas, sigma_init: float) -> np.ndarray:
     return np.concatenate([[sigma_init], later[later < sigma_init]])
 
 
-def noise_level_matrix(reading: str, n_frames: int, sigmas, sigma_init: float = 0.5) -> np.ndarray:
+def entry_levels(n_frames: int, sigmas, sigma_init: float = 0.5, init_schedule: str = "constant") -> np.ndarray:
+    """The sigma at which each frame starts in the temporal-index reading, (n_frames,).
+
+    Frame 0 has no earlier prediction and starts from pure noise, sigmas[0] = 1. For frame n >= 1:
+    - "constant" (this app's own construction): sigma_init for every frame.
+    - "frame_indexed" (Eq. 1 read literally, sigma_t with t the frame index): sigmas[n] of the
+      few-step list, held at its last level once n runs past the list. With the shift-5 list:
+      1, 0.9375, 0.8333, 0.625, 0.625, ... Frame n then runs the list from slot n on, so the
+      noise-level matrix is a staircase.
+    """
+    n_frames = _check_int("n_frames", n_frames, 1, 10_000)
+    sigmas = _check_sigmas(sigmas)
+    sigma_init = _check_sigma("sigma_init", sigma_init)
+    _check_choice("init_schedule", init_schedule, INIT_SCHEDULES)
+    if init_schedule == "constant":
+        levels = np.full(n_frames, sigma_init)
+    else:
+        levels = sigmas[np.minimum(np.arange(n_frames), len(sigmas) - 1)].copy()
+    levels[0] = sigmas[0]
+    return levels
+
+
+def noise_level_matrix(reading: str, n_frames: int, sigmas, sigma_init: float = 0.5,
+                       init_schedule: str = "constant") -> np.ndarray:
     """The sigma at which each frame is denoised at each step: (n_frames, steps), NaN where none.
 
     Columns are the slots of the few-step list. In the denoising-step reading every row is the
     whole list. In the temporal-index reading frame 0 has no earlier prediction to start from, so
-    it runs the whole list from pure noise; each later frame enters at sigma_init and uses the
-    last slots only (see temporal_levels), the skipped top slots are NaN.
+    it runs the whole list from pure noise; each later frame enters at its entry level (entry_levels)
+    and then uses the levels below it (temporal_levels) in the last slots; skipped top slots are NaN.
     """
     _check_choice("reading", reading, READINGS)
     n_frames = _check_int("n_frames", n_frames, 1, 10_000)
     sigmas = _check_sigmas(sigmas)
     sigma_init = _check_sigma("sigma_init", sigma_init)
+    _check_choice("init_schedule", init_schedule, INIT_SCHEDULES)
     matrix = np.tile(sigmas, (n_frames, 1))
     if reading == "temporal_index" and n_frames > 1:
-        levels = temporal_levels(sigmas, sigma_init)
+        entries = entry_levels(n_frames, sigmas, sigma_init, init_schedule)
         matrix[1:] = np.nan
-        matrix[1:, len(sigmas) - len(levels):] = levels
+        for entry in np.unique(entries[1:]):  # few distinct entry levels: one row pattern each
+            levels = temporal_levels(sigmas, float(entry))
+            rows = 1 + np.flatnonzero(entries[1:] == entry)
+            matrix[rows[:, None], np.arange(len(sigmas) - len(levels), len(sigmas))] = levels
     return matrix
 
 
@@ -168,6 +201,26 @@ def to_flow_state(x: torch.Tensor, sigma: float, form: str) -> torch.Tensor:
     return x * vp_to_flow_scale(sigma) if form == "vp" else x
 
 
+def eps_from_v(x, v_hat, sigma):
+    """The noise prediction of a velocity network at state x: eps_hat = x + (1 - sigma) v_hat.
+
+    From x = (1 - sigma) x0 + sigma eps and v = eps - x0: x + (1 - sigma) v = eps. A network that
+    outputs v_hat and one that outputs eps_hat = eps_from_v(x, v_hat, sigma) are the same network.
+    """
+    return x + (1 - sigma) * v_hat
+
+
+def x0_from_eps(x, eps_hat, sigma):
+    """Clean prediction from a noise prediction in flow form: x0_hat = (x - sigma eps_hat) / (1 - sigma).
+
+    Equals x - sigma v_hat (frame_model.x0_from_v) when eps_hat = eps_from_v(x, v_hat, sigma), for any
+    v_hat. Undefined at sigma = 1, where x holds no x0 at all.
+    """
+    if not sigma < 1:
+        raise ValueError(f"sigma must be below 1 for an x0 from a noise prediction, got {sigma!r}")
+    return (x - sigma * eps_hat) / (1 - sigma)
+
+
 # --- rollouts -----------------------------------------------------------------------------------------
 
 class Rollout(NamedTuple):
@@ -204,13 +257,15 @@ def _initial_context(context, seed: int, device) -> list[torch.Tensor]:
 
 @torch.no_grad()
 def rollout(model, n_frames: int, reading: str, sigmas=None, sigma_init: float = 0.5, seed: int = 0,
-            form: str = "flow", context=None, callback: Callable[[dict], None] | None = None) -> Rollout:
+            form: str = "flow", context=None, callback: Callable[[dict], None] | None = None,
+            init_schedule: str = "constant") -> Rollout:
     """Generate n_frames frames one after another with a few denoising steps each.
 
     Every step: x0_hat = x - sigma_k * v_theta(x, context, sigma_k); then Eq. 1 re-noises x0_hat
     with fresh noise to the next level. The last step's x0_hat is the frame, and it becomes
     context for the next frame. `reading` decides where a frame starts (module docstring,
-    noise_level_matrix): pure noise, or the previous frame's x0_hat re-noised to sigma_init.
+    noise_level_matrix): pure noise, or the previous frame's x0_hat re-noised to its entry level
+    (sigma_init for init_schedule="constant", the frame-indexed list level for "frame_indexed").
 
     sigmas: defaults to shifted_sigmas(4, 5.0). context: clean frames (k, 1, 32, 32), oldest
     first; default: the first frames of make_clip(N_CONTEXT, seed). form="vp" runs the same
@@ -219,7 +274,7 @@ def rollout(model, n_frames: int, reading: str, sigmas=None, sigma_init: float =
 
     Randomness: all noise is one (n_frames, steps, 1, 32, 32) draw from a CPU Generator seeded with
     seed. Frame n starts from noise[n, 0] and is re-noised into slot k with noise[n, k], in both
-    readings: with sigma_init = 1 the two readings give identical frames.
+    readings: with sigma_init = 1 (and init_schedule="constant") the two readings give identical frames.
 
     callback: called after every model call with {'frame', 'step' (slot index), 'sigma', 'x'
     (the flow-form state the model saw), 'x0_hat'}.
@@ -231,7 +286,7 @@ def rollout(model, n_frames: int, reading: str, sigmas=None, sigma_init: float =
     sigma_init = _check_sigma("sigma_init", sigma_init)
     seed = _check_int("seed", seed, 0, 2**63 - 1)
     device = next(model.parameters()).device
-    levels = noise_level_matrix(reading, n_frames, sigmas, sigma_init)
+    levels = noise_level_matrix(reading, n_frames, sigmas, sigma_init, init_schedule)
     generator = torch.Generator().manual_seed(seed)
     noise = torch.randn(n_frames, len(sigmas), 1, 1, SIZE, SIZE, generator=generator).to(device)
     recent = _initial_context(context, seed, device)
@@ -369,6 +424,15 @@ def mean_brightness(frames) -> np.ndarray:
     """Mean pixel value of each frame in frame units [-1, 1], (n,). The data's is about -0.92;
     a rising curve is the over-exposure drift of long rollouts."""
     return _as_frames(frames).mean(axis=(1, 2))
+
+
+def mean_gray_level(frames) -> np.ndarray:
+    """Mean brightness of each frame on the 0 (black) to 255 (white) scale of the pictures, (n,).
+
+    The same mapping as the frame images and the GIF: frame values are clipped to [-1, 1] and mapped
+    linearly, -1 -> 0, 1 -> 255. The data's dark background with one bright ball averages about 10.
+    """
+    return ((np.clip(_as_frames(frames), -1, 1) + 1) * 127.5).mean(axis=(1, 2))
 
 
 def frames_to_gif(frames, fps: float = 8.0, scale: int = 4) -> bytes:

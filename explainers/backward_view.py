@@ -8,20 +8,28 @@ import numpy as np
 import torch
 
 from explainers import backward_init as B
+from explainers.frame_model import N_CONTEXT  # noqa: F401  (the page's captions name it)
 from explainers.schedule_view import LEVEL, SEED
 from explainers.state import Param
 
 HORIZON = 8  # frames per training clip of the shipped model (explainers/train_video.py)
 READING_LABELS = {"denoising_step": "t = denoising step", "temporal_index": "t = frame index"}
+# What the choice controls show; the URL keeps the identifiers (READINGS, FORMS, INIT_SCHEDULES).
+FORM_LABELS = {"flow": "flow matching", "vp": "VP"}
+INIT_SCHEDULE_LABELS = {"constant": "constant σ_init", "frame_indexed": "σ indexed by frame"}
+MATRIX_ROWS = 16  # rows of the noise-level matrix drawn; matrix_rows_note says what the rest hold
 
 PARAMS = (
-    Param("reading", "Reading of t in Eq. 1", "choice", "denoising_step", choices=B.READINGS),
+    Param("reading", "Reading of t in Eq. 1", "choice", "denoising_step", choices=B.READINGS,
+          labels=tuple(READING_LABELS.items())),
     Param("compare", "Side by side: both readings on the same seed", "bool", True),
     Param("n_frames", "Frames to generate", "int", 32, 8, 128, 8),
     Param("steps", "Denoising steps per frame", "int", 4, 1, 8, 1),
     Param("shift", "Time shift s of the sigma list", "float", 5.0, 1.0, 10.0, 0.5),
+    Param("init_schedule", "Where frame n starts (frame-index reading)", "choice", "constant",
+          choices=B.INIT_SCHEDULES, labels=tuple(INIT_SCHEDULE_LABELS.items())),
     Param("sigma_init", "sigma_init (frame-index reading)", "float", 0.5, 0.01, 1.0, 0.01),
-    Param("form", "Re-noising form", "choice", "flow", choices=B.FORMS),
+    Param("form", "Re-noising form", "choice", "flow", choices=B.FORMS, labels=tuple(FORM_LABELS.items())),
     Param("train_step", "Training: re-noise to step k of the sigma list", "int", 1, 0, 7, 1),
     Param("window_start", "Training: window start frame", "int", 16, 2, 120, 1),
     LEVEL,
@@ -52,7 +60,7 @@ class ReadingResult:
     noise_levels: np.ndarray  # (n, steps)
     position_error: np.ndarray
     motion: np.ndarray  # ball speed, pixels per frame
-    brightness: np.ndarray
+    brightness: np.ndarray  # mean gray level, 0 (black) to 255 (white)
 
 
 @dataclass(frozen=True)
@@ -70,26 +78,31 @@ def reading_list(v: dict) -> tuple[str, ...]:
     return (v["reading"],)
 
 
+def sigma_list(v: dict) -> np.ndarray:
+    """The few-step σ list the page runs: steps levels at shift s."""
+    return B.shifted_sigmas(v["steps"], v["shift"])
+
+
 def run_reading(model, reading: str, v: dict) -> ReadingResult:
     """One rollout of v['n_frames'] frames with the chosen reading, scored against the true ball."""
-    sigmas = B.shifted_sigmas(v["steps"], v["shift"])
+    sigmas = sigma_list(v)
     context, true_frames, true_positions = B.reference_clip(v["n_frames"], v["seed"])
     out = B.rollout(model, v["n_frames"], reading, sigmas, sigma_init=v["sigma_init"], seed=v["seed"],
-                    form=v["form"], context=context)
+                    form=v["form"], context=context, init_schedule=v["init_schedule"])
     return ReadingResult(
         reading=reading,
         frames=out.frames[:, 0].numpy().astype(np.float32),
         noise_levels=out.noise_levels,
         position_error=B.position_error(out.frames, true_positions),
         motion=B.ball_speed(out.frames, previous=context),
-        brightness=B.mean_brightness(out.frames),
+        brightness=B.mean_gray_level(out.frames),
     )
 
 
 def truth(v: dict) -> Truth:
     context, frames, _ = B.reference_clip(v["n_frames"], v["seed"])
     return Truth(frames[:, 0].numpy().astype(np.float32), B.ball_speed(frames, previous=context),
-                 B.mean_brightness(frames))
+                 B.mean_gray_level(frames))
 
 
 def training_start(model, rollout_frames: np.ndarray, v: dict) -> dict:
@@ -111,3 +124,19 @@ def summary_line(results: list[ReadingResult]) -> str:
         parts.append(f"{READING_LABELS[r.reading]}: position error {within:.1f} px in the first {HORIZON} "
                      f"frames, {late:.1f} px in the last {HORIZON}; ball speed {np.nanmean(r.motion):.2f} px/frame")
     return "; ".join(parts) + "."
+
+
+def matrix_rows_note(matrices: list[np.ndarray], shown: int) -> str:
+    """What the rows of the noise-level matrix past the first `shown` hold, checked, not assumed.
+
+    Every reading's rows settle into one pattern after a few frames (the list again, or the entry
+    level and the levels below it). When every row past the shown ones equals the last one shown,
+    say so; otherwise only say how many are shown.
+    """
+    n = len(matrices[0])
+    if n <= shown:
+        return f"All {n} frames."
+    repeat = all(np.array_equal(m[shown:], np.broadcast_to(m[shown - 1], m[shown:].shape), equal_nan=True)
+                 for m in matrices)
+    tail = f" every later row repeats frame {shown - 1}'s" if repeat else ""
+    return f"The first {shown} of the {n} frames" + (f";{tail}." if repeat else ".")

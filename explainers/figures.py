@@ -114,6 +114,42 @@ def _figure(traces: list, layout: dict, height: int, frames: list | None = None,
                      _validate=False)
 
 
+def _nice_step(span: float, max_ticks: int = 8) -> int:
+    """The smallest of 1, 2, 5, 10, 20, 50, ... that puts at most max_ticks ticks on `span` units."""
+    step, k = 1, 0
+    while span / step > max_ticks:
+        k += 1
+        step = (1, 2, 5)[k % 3] * 10 ** (k // 3)
+    return step
+
+
+def index_ticks(n_max: float, n_min: float = 0, most: int = 8) -> dict:
+    """Axis ticks for an index (t, frame n, step, iteration): whole numbers only, 1-2-5 spaced, so a student
+    never reads a tick at frame 2.5."""
+    return dict(tickmode="linear", tick0=0, dtick=_nice_step(max(float(n_max) - float(n_min), 1.0), most),
+                tickformat="d")
+
+
+def log_ticks(*values) -> dict:
+    """A log axis whose labels read right. Plotly's default labels the ticks between decades with a bare
+    digit, so a "2" just above "10" means 20 and reads as 2. Over a decade or more: powers of ten only;
+    over less (or with no values to look at): every tick written as the full number."""
+    v = np.concatenate([np.ravel(np.asarray(x, dtype=np.float64)) for x in values] or [np.zeros(0)])
+    v = v[np.isfinite(v) & (v > 0)]
+    decades = np.log10(v.max()) - np.log10(v.min()) if v.size else 0.0
+    if decades < 1:
+        return dict(type="log", tickformat="~g")
+    return dict(type="log", dtick=_nice_step(decades, max_ticks=6), exponentformat="power", showexponent="all")
+
+
+def _index_axis(layout: dict, i: int, n: int, title: str = "t") -> None:
+    _axis(layout, "x", i, title=dict(text=title), **index_ticks(n - 1))
+
+
+def _log_axis(layout: dict, kind: str, i: int, *values) -> None:
+    _axis(layout, kind, i, **log_ticks(*values))
+
+
 def schedule_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> go.Figure:
     """Figure 1: beta_t (left, log scale) and alpha-bar_t (right), one colour per (name, betas, abar)."""
     layout = _grid(("β_t: noise added at step t (log scale)", "ᾱ_t: signal kept after t steps"))
@@ -124,9 +160,9 @@ def schedule_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray, 
                            line=dict(color=color)))
         traces.append(dict(type="scatter", x=f32(t_axis), y=f32(abar), name=name, legendgroup=name, showlegend=False,
                            line=dict(color=color), **_on(2)))
-    _axis(layout, "y", 1, type="log")
+    _log_axis(layout, "y", 1, np.concatenate([np.ravel(b) for _, b, _ in series]) if series else [1.0])
     for i in (1, 2):
-        _axis(layout, "x", i, title=dict(text="t"))
+        _index_axis(layout, i, len(t_axis))
     return _figure(traces, layout, 380)
 
 
@@ -150,9 +186,10 @@ def variance_split(t_axis: np.ndarray, name: str, signal_var: np.ndarray, noise_
         traces.append(dict(type="scatter", x=f32(t_axis), y=f32(c_signal + c_noise), name=f"{c_name} (not VP)",
                            line=dict(color=CONTRAST_COLOR, width=3, dash="dash"), **_on(2)))
     _axis(layout, "y", 1, range=[0, 1.05])
-    _axis(layout, "y", 2, type="log")
+    totals = [signal_var + noise_var] + ([contrast[1] + contrast[2]] if contrast is not None else [])
+    _log_axis(layout, "y", 2, np.concatenate(totals))
     for i in (1, 2):
-        _axis(layout, "x", i, title=dict(text="t"))
+        _index_axis(layout, i, len(t_axis))
     return _figure(traces, layout, 380)
 
 
@@ -178,9 +215,10 @@ def snr_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray]]) -> 
             traces.append(dict(type="scatter", x=f32(t_axis[was_inf]), y=f32(clipped[was_inf]), mode="markers",
                                name=f"{name}: log-SNR = −∞ (drawn at {LOG_SNR_FLOOR:g})",
                                marker=dict(symbol="triangle-down", size=12, color=color), **_on(2)))
-    _axis(layout, "y", 1, type="log")
+    _log_axis(layout, "y", 1, np.exp(np.concatenate([clip_log_snr(ls)[0] for _, ls in series]))
+              if series else [1.0])
     for i in (1, 2):
-        _axis(layout, "x", i, title=dict(text="t"))
+        _index_axis(layout, i, len(t_axis))
     return _figure(traces, layout, 380)
 
 
@@ -197,8 +235,10 @@ def measured_vs_theory(t_axis: np.ndarray, theory: Sequence[tuple[str, np.ndarra
         traces.append(dict(type="scatter", x=f32(t), y=f32(measured), mode="markers", name=f"measured: {name}",
                            marker=dict(color=color, symbol=symbols[j % len(symbols)], size=8,
                                        line=dict(width=1, color="white"))))
-    layout = dict(xaxis=dict(title=dict(text="t")),
-                  yaxis=dict(title=dict(text="Var[x_t]"), type="log" if log_y else "linear"))
+    layout = dict(yaxis=dict(title=dict(text="Var[x_t]")))
+    _index_axis(layout, 1, len(t_axis))
+    if log_y:
+        _log_axis(layout, "y", 1, np.concatenate([np.ravel(v) for _, v in theory] + [np.ravel(m) for *_, m in points]))
     return _figure(traces, layout, 320)
 
 
@@ -228,20 +268,30 @@ def image(img: np.ndarray, title: str, zmin: float = -3.0, zmax: float = 3.0) ->
 
 
 def generation_panels(panels: Sequence[tuple[str, np.ndarray]], density: tuple | None = None,
-                      limit: float = 4.0) -> go.Figure:
-    """Figure 6: generated 2D samples, one panel per schedule, over the true density's contours."""
+                      limit: float = 4.0, level: float | None = None) -> go.Figure:
+    """Figure 6: generated 2D samples, one panel per schedule, over the true density's contours.
+
+    With `level`, the true density is drawn as the one line log p = level (dark, on top of faint
+    points), so it stays visible where the samples cover it; without, as grey shading underneath."""
     layout = _grid([title for title, _ in panels], hspace=0.04)
     limit = float(limit)  # a plain float, as Plotly's range validator would write it
     traces = []
     for i, (title, pts) in enumerate(panels, start=1):
-        if density is not None:
+        if density is not None and level is None:
             grid, logp = density
             traces.append(dict(type="contour", x=f32(grid), y=f32(grid), z=f32(np.exp(logp)), showscale=False,
                                colorscale=[[0, "rgba(0,0,0,0)"], [1, "rgba(120,120,120,0.55)"]],
                                contours=dict(coloring="fill", showlines=False), hoverinfo="skip",
                                name="true density", showlegend=False, **_on(i)))
         traces.append(dict(type="scattergl", x=f32(pts[:, 0]), y=f32(pts[:, 1]), mode="markers", showlegend=False,
-                           name=title, marker=dict(size=3, color=PALETTE[(i - 1) % len(PALETTE)]), **_on(i)))
+                           name=title, marker=dict(size=3, color=PALETTE[(i - 1) % len(PALETTE)],
+                                                   opacity=0.45 if level is not None else 1.0), **_on(i)))
+        if density is not None and level is not None:
+            grid, logp = density
+            traces.append(dict(type="contour", x=f32(grid), y=f32(grid), z=f32(logp), showscale=False,
+                               autocontour=False, contours=dict(start=level, end=level, size=1.0, coloring="lines"),
+                               colorscale=[[0, "#000000"], [1, "#000000"]], line=dict(width=1.5),
+                               hoverinfo="skip", name="true data line", showlegend=False, **_on(i)))
         _axis(layout, "x", i, range=[-limit, limit], constrain="domain")
         _axis(layout, "y", i, range=[-limit, limit], scaleanchor=f"x{'' if i == 1 else i}")
     return _figure(traces, layout, 380)
@@ -253,7 +303,7 @@ def step_curve(x: np.ndarray, ys: Sequence[tuple[str, np.ndarray]], x_title: str
     traces = [dict(type="scatter", x=f32(x), y=f32(y), name=name, line=dict(color=PALETTE[i % len(PALETTE)]))
               for i, (name, y) in enumerate(ys)]
     layout = dict(xaxis=dict(title=dict(text=x_title)),
-                  yaxis=dict(title=dict(text=y_title), type="log" if log_y else "linear"))
+                  yaxis=dict(title=dict(text=y_title), **(log_ticks(*(y for _, y in ys)) if log_y else {})))
     if marker is not None:
         layout["shapes"] = [_line(1, x=marker, color=GREY, dash="dot")]
     return _figure(traces, layout, 300)
@@ -277,7 +327,7 @@ def noise_level_matrices(panels: Sequence[tuple[str, np.ndarray]], max_frames: i
                            colorscale=CIVIDIS, zmin=0, zmax=1, text=text, texttemplate="%{text}",
                            showscale=i == len(panels), colorbar=dict(title=dict(text="σ")),
                            hovertemplate="frame %{y}, %{x}: σ = %{z:.4f}<extra></extra>", **_on(i, explicit=True)))
-        _axis(layout, "y", i, autorange="reversed")
+        _axis(layout, "y", i, autorange="reversed", **index_ticks(len(m) - 1, most=10))
     _axis(layout, "y", 1, title=dict(text="frame n"))
     return _figure(traces, layout, 120 + 18 * min(max_frames, len(panels[0][1])))
 
@@ -345,7 +395,7 @@ def per_frame_curves(frame_axis: np.ndarray, panels: Sequence[tuple[str, Sequenc
                                line=dict(color=color, dash="dot" if name == "true video" else "solid"),
                                **_on(i, explicit=True)))
         layout["shapes"].append(_line(i, x=horizon - 0.5, color=CONTRAST_COLOR, dash="dash"))
-        _axis(layout, "x", i, title=dict(text="frame n"))
+        _axis(layout, "x", i, title=dict(text="frame n"), **index_ticks(len(frame_axis) - 1, most=10))
     layout.setdefault("annotations", []).append(dict(x=horizon - 0.5, y=1.0, yref="paper", xref="x",
                                                      text="training horizon", showarrow=False, xanchor="left",
                                                      font=dict(color=CONTRAST_COLOR)))
@@ -388,8 +438,9 @@ def spectra_grid(panels: Sequence[tuple[str, np.ndarray, np.ndarray]], cols: int
         traces.append(dict(type="scatter", x=idx, y=f32(after), name="after normalization", legendgroup="after",
                            showlegend=i == 1, line=dict(color=PALETTE[0]), **_on(i, explicit=True)))
         layout["shapes"].append(_line(i, y=1.0, color=CONTRAST_COLOR, width=1, dash="dot"))
+        _axis(layout, "x", i, **index_ticks(len(before), 1))
     for i in range(1, rows * cols + 1):  # every cell of the grid, as update_yaxes did
-        _axis(layout, "y", i, type="log")
+        _axis(layout, "y", i, **log_ticks(*panels[i - 1][1:] if i <= len(panels) else ()))
     return _figure(traces, layout, 260 * rows + 40)
 
 
@@ -402,7 +453,8 @@ def power_trace(trace: np.ndarray, exact: float, layer: str) -> go.Figure:
         dict(type="scatter", x=[1, len(trace)], y=[float(exact), float(exact)], mode="lines",
              name=f"exact σ = {exact:.4f}", line=dict(color=CONTRAST_COLOR, dash="dash")),
     ]
-    layout = dict(xaxis=dict(title=dict(text="iteration")), yaxis=dict(title=dict(text=f"σ estimate ({layer})")))
+    layout = dict(xaxis=dict(index_ticks(len(trace), 1), title=dict(text="iteration")),
+                  yaxis=dict(title=dict(text=f"σ estimate ({layer})")))
     return _figure(traces, layout, 300)
 
 
@@ -412,31 +464,52 @@ def sigma_bars(layers: Sequence[str], before: Sequence[float], after: Sequence[f
         dict(type="bar", x=list(layers), y=f32(before), name="raw σ", marker=dict(color=GREY)),
         dict(type="bar", x=list(layers), y=f32(after), name="σ after normalization", marker=dict(color=PALETTE[0])),
     ]
-    layout = dict(yaxis=dict(type="log", title=dict(text="largest singular value σ")),
+    layout = dict(yaxis=dict(log_ticks(before, after), title=dict(text="largest singular value σ")),
                   shapes=[_line(1, y=1.0, color=CONTRAST_COLOR, dash="dot")])
     return _figure(traces, layout, 320, barmode="group")
 
 
 def conv_norm_bars(layers: Sequence[str], series: Sequence[tuple[str, Sequence[float]]]) -> go.Figure:
-    """Per conv layer: the sigmas SN uses next to the true operator norm and its upper bound."""
+    """Per conv layer: the sigmas SN uses next to the true operator norms and their upper bound."""
     traces = [dict(type="bar", x=list(layers), y=f32(vals), name=name, marker=dict(color=PALETTE[i % len(PALETTE)]))
               for i, (name, vals) in enumerate(series)]
-    layout = dict(yaxis=dict(type="log", title=dict(text="norm")))
-    return _figure(traces, layout, 340, barmode="group")
+    layout = dict(yaxis=dict(log_ticks(*(v for _, v in series)), title=dict(text="norm")))
+    # One entry per line: the series names are long, and a wrapped horizontal legend loses its order.
+    return _figure(traces, layout, 340 + 24 * len(series), barmode="group",
+                   legend=dict(orientation="v", yanchor="top", y=-0.12, x=0))
+
+
+def coverage_curve(steps: np.ndarray, modes_covered: np.ndarray, n_modes: int) -> go.Figure:
+    """How many of the n_modes modes a run covers at each snapshot (a count, so whole-number ticks)."""
+    trace = dict(type="scatter", x=f32(steps), y=f32(modes_covered), mode="lines+markers", name="modes covered",
+                 line=dict(color=PALETTE[0]))
+    layout = dict(xaxis=dict(index_ticks(max(float(np.max(steps)), 1.0)), title=dict(text="step")),
+                  yaxis=dict(title=dict(text=f"modes covered (of {n_modes})"), range=[-0.3, n_modes + 0.3],
+                             tickmode="linear", tick0=0, dtick=1 if n_modes <= 10 else 2))
+    return _figure([trace], layout, 300)
 
 
 def training_curves(steps: np.ndarray,
                     panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]], bool]]) -> go.Figure:
-    """Small multiples over training steps: (title, [(series name, values)], log y)."""
+    """Small multiples over training steps: (title, [(series name, values)], log y). A panel with more
+    than one series gets its own legend under it (Plotly's legend2, legend3, ...), so each line is named
+    where it is drawn."""
     layout = _grid([t for t, _, _ in panels], hspace=0.06, title_font=SUBPLOT_TITLE_FONT)
     traces = []
+    n_max = max(float(steps[-1]) if len(steps) else 1.0, 1.0)
+    longest = max((len(series) for _, series, _ in panels), default=1)
     for i, (_, series, log_y) in enumerate(panels, start=1):
+        named = len(series) > 1
+        legend = f"legend{i + 1}"  # "legend" itself keeps BASE_LAYOUT's place, unused here
         for j, (name, y) in enumerate(series):
-            traces.append(dict(type="scatter", x=f32(steps[: len(y)]), y=f32(y), name=name, showlegend=False,
-                               line=dict(color=PALETTE[j % len(PALETTE)], width=1.5),
+            traces.append(dict(type="scatter", x=f32(steps[: len(y)]), y=f32(y), name=name, showlegend=named,
+                               legend=legend, line=dict(color=PALETTE[j % len(PALETTE)], width=1.5),
                                hovertemplate=f"{name}: %{{y:.3g}} at step %{{x}}<extra></extra>",
                                **_on(i, explicit=True)))
+        if named:
+            layout[legend] = dict(x=layout[f"xaxis{'' if i == 1 else i}"]["domain"][0], xanchor="left",
+                                  y=-0.3, yanchor="top", orientation="v", font=dict(size=12))
         if log_y:
-            _axis(layout, "y", i, type="log")
-        _axis(layout, "x", i, title=dict(text="step"))
-    return _figure(traces, layout, 300)
+            _axis(layout, "y", i, **log_ticks(*(y for _, y in series)))
+        _axis(layout, "x", i, title=dict(text="step"), **index_ticks(n_max))
+    return _figure(traces, layout, 300 + 20 * longest, margin=dict(l=10, r=10, t=40, b=20 + 20 * longest))

@@ -25,7 +25,8 @@ SCHEDULE_DEFAULTS = {"schedule": ("cosine",), "T": 1000, "ztsnr": False, "contra
 
 SCHEDULE = (
     Step("One schedule: the linear DDPM recipe", {**SCHEDULE_DEFAULTS, "schedule": ("linear",)},
-         "Figure 1 shows β_t growing in a straight line and ᾱ_t, the signal that survives, falling. "
+         "Figure 1 shows β_t rising in equal steps from 0.0001 to 0.02 (its panel has a log scale, so this "
+         "straight ramp is drawn as a curve that flattens) and ᾱ_t, the signal that survives, falling. "
          "Figure 5 shows the data and the image at t = 499.",
          "How much of the signal variance is left at t = 499 under the linear schedule?",
          "ᾱ₄₉₉ ≈ 0.079: only about 8% of the variance is still signal; 92% is noise."),
@@ -50,30 +51,49 @@ SCHEDULE = (
          "−∞, because ᾱ = 0 exactly and log 0 = −∞. A plot cannot draw −∞, so it is clipped to −20 and marked."),
     Step("Few sampling steps", {**SCHEDULE_DEFAULTS, "schedule": ("linear", "cosine"), "steps": 10, "step": 10},
          "Figure 6 generates 2,000 points with 10 DDIM steps per schedule, from the same noise. The table "
-         "scores them against the true density.",
-         "With only 10 steps, which schedule's samples fit the data better?",
-         "Cosine: mean log-density ≈ −0.47 against ≈ −2.25 for linear, and fewer points off the modes "
-         "(8% against 23%). Linear spends most of its few steps where almost no signal is left."),
+         "scores them against the true data, whose own row is at the bottom.",
+         "With only 10 steps, which schedule's samples are closer to the data, and are they right?",
+         "Cosine: its mean log-density, −0.47, is 0.15 from the data's own −0.31; linear's, −2.25, is 1.94 away, "
+         "with more points off the modes (23% against 8%): linear spends most of its few steps where almost no "
+         "signal is left. Cosine is not right either: its points are squeezed around the mode centres (a median "
+         "spread of 57% of the data's), with a few stragglers between the modes."),
 )
 
 BACKWARD_DEFAULTS = {"reading": "denoising_step", "compare": False, "n_frames": 32, "steps": 4, "shift": 5.0,
-                     "sigma_init": 0.5, "form": "flow"}
+                     "init_schedule": "constant", "sigma_init": 0.5, "form": "flow"}
+
+
+def _backward_numbers() -> dict:
+    """Numbers the backward lessons quote that cost nothing to compute; the ones that need a rollout are
+    pinned by tests/test_lessons.py (test_backward_answers_match_the_model) to within 5 %."""
+    from explainers.backward_init import shifted_sigmas
+    from explainers.video_data import SPEED_RANGE
+
+    sigmas = shifted_sigmas(BACKWARD_DEFAULTS["steps"], BACKWARD_DEFAULTS["shift"])
+    return {"list": [f"{x:.4g}" for x in sigmas], "speed_range": SPEED_RANGE}
+
+
+_B = _backward_numbers()
 
 BACKWARD = (
-    Step("The reading the paper's code uses", {**BACKWARD_DEFAULTS},
-         "t is the denoising step: each frame starts from pure noise and takes 4 steps, re-noising its clean "
-         "guess with fresh noise to the next, lower level. Look at the noise-level matrix.",
+    Step("The reading of Algorithm 1 and the appendix", {**BACKWARD_DEFAULTS},
+         "t is the denoising step, as in Algorithm 1 and the appendix of Self-Forcing++ and in the Self-Forcing "
+         "codebase it builds on: each frame starts from pure noise and takes 4 steps, re-noising its clean guess "
+         "with fresh noise to the next, lower level. Look at the noise-level matrix.",
          "At which σ does every frame start?",
-         "σ = 1 (pure noise), then 0.9375, 0.8333 and 0.625: the shift-5 list of Self-Forcing."),
+         f"σ = {_B['list'][0]} (pure noise), then {', '.join(_B['list'][1:-1])} and {_B['list'][-1]}: the shift-5 "
+         "list of Self-Forcing."),
     Step("The literal reading: t as the frame index", {**BACKWARD_DEFAULTS, "reading": "temporal_index"},
          "Now frame n starts from frame n − 1's clean prediction re-noised to σ_init = 0.5, and continues with "
-         "the list's levels below 0.5.",
+         "the list's levels below it. One σ_init for every frame is this app's construction; the sidebar offers "
+         "σ indexed by frame as well.",
          "How many denoising steps does frame 3 take?",
-         "One: every level of the list (1, 0.9375, 0.8333, 0.625) is above 0.5, so it only denoises once, at 0.5."),
+         f"One: every level of the list ({', '.join(_B['list'])}) is above 0.5, so it only denoises once, at 0.5."),
     Step("Too little noise freezes motion", {**BACKWARD_DEFAULTS, "reading": "temporal_index", "sigma_init": 0.05},
          "With σ_init = 0.05 almost all of the previous frame survives. Watch the frames and the ball-speed curve.",
          "How fast does the ball move now, compared with the true video?",
-         "About 0.08 pixels per frame against 1 to 2.5 for the data: the frames are copies, the motion stagnates."),
+         "About 0.096 pixels per frame against 1.1 in the true video (the training clips move at "
+         f"{_B['speed_range'][0]:g} to {_B['speed_range'][1]:g}): the frames are copies, the motion stagnates."),
     Step("σ_init = 1: the two readings meet", {**BACKWARD_DEFAULTS, "compare": True, "sigma_init": 1.0},
          "Side by side, same seed. With σ_init = 1 the frame-index reading throws the previous frame away.",
          "How do the two rows of frames compare?",
@@ -82,8 +102,8 @@ BACKWARD = (
     Step("Past the training horizon", {**BACKWARD_DEFAULTS, "n_frames": 64},
          "The model was trained on 8-frame clips. Roll out 64 frames and look at the position-error curve.",
          "How does the position error in the last 8 frames compare with the first 8?",
-         "It grows from about 3 px to about 16 px: errors accumulate frame by frame. This is what Self-Forcing++ "
-         "trains against, by re-noising windows of long self-generated rollouts (section 4)."),
+         "It grows from about 3.1 px to about 15.9 px: errors accumulate frame by frame. This is what "
+         "Self-Forcing++ trains against, by re-noising windows of long self-generated rollouts (section 4)."),
 )
 
 _D_LAYERS = ("D.hidden1", "D.hidden2", "D.hidden3", "D.out")
@@ -105,7 +125,7 @@ SPECTRAL = (
     Step("The whole discriminator", {**SPECTRAL_DEFAULTS, **{f"m_{k}": "sn" for k in _D_LAYERS}},
          "SN on every discriminator layer. LeakyReLU(0.2) is 1-Lipschitz, so the product of the sigmas bounds D.",
          "What is the discriminator's Lipschitz bound now? And what happened to D.out?",
-         "About 1. D.out had σ ≈ 0.6 and SN scaled it *up* to 1: SN fixes σ at 1, it does not only shrink."),
+         "About 1. D.out had σ ≈ 0.6 and SN scaled it *up* to 1: SN sets σ to about 1, it does not only shrink."),
     Step("Power iteration is an estimate", {**SPECTRAL_DEFAULTS, "trace_layer": "D.hidden1"},
          "Section 2 runs the power iteration SN uses, from a random start, for 20 iterations.",
          "Has the estimate for D.hidden1 reached the exact σ after 20 iterations?",
@@ -115,14 +135,18 @@ SPECTRAL = (
          "The frame model's convolutions. Section 4 puts the σ SN divides by next to the convolution's true "
          "operator norm.",
          "Is the σ of the reshaped kernel the operator norm of the convolution?",
-         "No. The true norm comes from the kernel's 2D Fourier transform and can be larger (up to √9 = 3 times for "
-         "a 3×3 kernel) or, for strided layers, smaller. SN on a conv layer does not make it 1-Lipschitz."),
-    Step("Train with and without", {**SPECTRAL_DEFAULTS, **{f"m_{k}": "sn" for k in _D_LAYERS}, "train_steps": 1000},
-         "Press Train with SN on the discriminator, then switch every layer off and train again. The run history "
-         "compares the two.",
-         "Which run keeps the discriminator's Lipschitz bound near 1, and what happens to it without SN?",
-         "With SN the bound stays close to 1 for the whole run; without SN it is several times larger and keeps "
-         "changing as D sharpens. Compare mode coverage in the run-history table."),
+         "No. It is only a lower bound: for any stride, dilation or padding the convolution's operator norm is at "
+         "least the reshaped σ (the top singular vector in one receptive field already gives σ) and at most √9 = 3 "
+         "times it for a 3×3 kernel. Every layer here lies above its reshaped σ, so SN on a conv layer does not make "
+         "it 1-Lipschitz."),
+    Step("Train with and without", {**SPECTRAL_DEFAULTS, **{f"m_{k}": "sn" for k in _D_LAYERS}, "train_steps": 3000,
+                                     "lr": "0.0002"},
+         "Press Train with SN on the discriminator, then switch every layer off and train again (3,000 steps each). "
+         "The run history compares the two.",
+         "Which run keeps the discriminator's Lipschitz bound near 1, and which covers more of the 8 modes?",
+         "With SN the bound stays between 1 and about 1.3 for the whole run; without SN it climbs past 100 as D "
+         "sharpens. At 3,000 steps the run with SN covers all 8 modes (mode coverage 1.00) and the run without "
+         "covers 6 (0.75). After 1,000 steps neither has found the ring yet (both 0.00), so let both runs finish."),
     Step("A denoiser needs to be steep", {**SPECTRAL_DEFAULTS, "model": "denoiser2d", "trace_layer": "hidden1",
                                           **{f"m_{k}": "sn" for k in _DENOISER_LAYERS}, "train_steps": 400,
                                           "lr": "0.001"},

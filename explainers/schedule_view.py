@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from explainers import schedules as S
+from explainers.data2d import UNDER_DISPERSED
 from explainers.image_data import procedural_image
 from explainers.state import Param
 
@@ -21,25 +22,41 @@ SAMPLERS = ("ddim", "ddpm")
 N_POINTS = 2000  # 2D points forward-noised and generated
 N_VARIANCE_TS = 25  # time points at which Var[x_t] is measured
 
+# Choices as words in the controls, legends, captions and tables; the URL keeps the identifiers.
+LABELS = {"scaled_linear": "scaled linear", "vp_sde": "VP SDE", "none": "none",
+          "variance_exploding": "variance exploding", "flow_matching": "flow matching",
+          "swiss_roll": "swiss roll", "ring8": "ring of 8", "ddim": "DDIM", "ddpm": "DDPM"}
+
+
+def label(name: str) -> str:
+    """How a choice reads on the page: words, not the identifier the URL and the library use."""
+    return LABELS.get(name, name.replace("_", " "))
+
+
+def _labels(choices) -> tuple[tuple[str, str], ...]:
+    return tuple((c, label(c)) for c in choices)
+
+
 SEED = Param("seed", "Seed", "int", 0, 0, 9999, 1, help="Every random draw on the page follows this seed.")
 LEVEL = Param("level", "Explanation level", "choice", "Moderate", choices=LEVELS)
 
 PARAMS = (
-    Param("schedule", "Schedules (up to 3, overlaid)", "multi", ("cosine",), choices=S.SCHEDULES, max_count=3),
+    Param("schedule", "Schedules (up to 3, overlaid)", "multi", ("cosine",), choices=S.SCHEDULES, max_count=3,
+          labels=_labels(S.SCHEDULES)),
     Param("T", "Diffusion steps T", "int", 1000, 10, 2000, 10),
     Param("beta_start", "beta_start (linear, sigmoid)", "float", 1e-4, 1e-5, 0.01, 1e-5),
     Param("beta_end", "beta_end (linear, sigmoid)", "float", 0.02, 1e-3, 0.05, 1e-3),
-    Param("sl_beta_start", "beta_start (scaled_linear)", "float", 0.00085, 1e-5, 0.01, 5e-5),
-    Param("sl_beta_end", "beta_end (scaled_linear)", "float", 0.012, 1e-3, 0.05, 1e-3),
+    Param("sl_beta_start", "beta_start (scaled linear)", "float", 0.00085, 1e-5, 0.01, 5e-5),
+    Param("sl_beta_end", "beta_end (scaled linear)", "float", 0.012, 1e-3, 0.05, 1e-3),
     Param("cosine_s", "offset s (cosine)", "float", 0.008, 0.0, 0.1, 0.001),
-    Param("beta_min", "beta_min (vp_sde)", "float", 0.1, 0.01, 1.0, 0.01),
-    Param("beta_max", "beta_max (vp_sde)", "float", 20.0, 1.0, 50.0, 0.5),
+    Param("beta_min", "beta_min (VP SDE)", "float", 0.1, 0.01, 1.0, 0.01),
+    Param("beta_max", "beta_max (VP SDE)", "float", 20.0, 1.0, 50.0, 0.5),
     Param("ztsnr", "Zero terminal SNR (Lin et al. 2023)", "bool", False),
-    Param("contrast", "Non-VP contrast", "choice", "none", choices=S.CONTRASTS),
+    Param("contrast", "Non-VP contrast", "choice", "none", choices=S.CONTRASTS, labels=_labels(S.CONTRASTS)),
     Param("shift", "Flow-matching time shift s", "float", 1.0, 1.0, 10.0, 0.5),
     Param("t", "Time step t", "int", 499, 0, 1999, 1),
-    Param("dataset", "2D dataset", "choice", "ring8", choices=DATASET_CHOICES),
-    Param("sampler", "Sampler", "choice", "ddim", choices=SAMPLERS),
+    Param("dataset", "2D dataset", "choice", "ring8", choices=DATASET_CHOICES, labels=_labels(DATASET_CHOICES)),
+    Param("sampler", "Sampler", "choice", "ddim", choices=SAMPLERS, labels=_labels(SAMPLERS)),
     Param("steps", "Sampling steps", "int", 50, 1, 1000, 1),
     Param("eta", "DDIM eta (0 = deterministic, 1 = as noisy as DDPM)", "float", 0.0, 0.0, 1.0, 0.05),
     Param("step", "Reverse step shown", "int", 50, 0, 1000, 1),
@@ -218,21 +235,80 @@ def generation_values(values: dict) -> dict:
     return {k: values[k] for k in GENERATION_KEYS}
 
 
-SCORE_COLUMNS = (("mode_coverage", "mode coverage ↑"), ("off_mode_fraction", "off the modes ↓"),
-                 ("mean_log_density", "mean log-density ↑"), ("energy_distance", "energy distance ↓"))
+TRUE_DATA_SEED = 1  # the fresh true samples the table compares against (not the page's seed: fixed)
+TRUE_DATA_MASS = 0.95  # figure 6's line encloses this share of the true data
 
 
-def score_table(gens: list[Generation]) -> str:
-    """The quality scores of each schedule's samples as a Markdown table."""
-    head = "| schedule | " + " | ".join(label for _, label in SCORE_COLUMNS) + " |"
+def true_data_score(dataset: str, n: int = N_POINTS) -> dict:
+    """quality_score of n fresh true samples: the row every generation is measured against."""
+    from explainers import data2d
+
+    data = data2d.get_dataset(dataset)
+    return data2d.quality_score(data.sample(n, torch.Generator().manual_seed(TRUE_DATA_SEED)), data)
+
+
+def density_level(dataset: str, mass: float = TRUE_DATA_MASS) -> float:
+    """The log-density whose level line encloses `mass` of the true data (a quantile of log p over
+    fresh true samples): figure 6 draws this line, so the data's extent stays visible under the points."""
+    from explainers import data2d
+
+    data = data2d.get_dataset(dataset)
+    x = data.sample(20_000, torch.Generator().manual_seed(data2d.ENTROPY_SEED))
+    return float(np.quantile(np.asarray(data.log_prob(x)), 1.0 - mass))
+
+
+def inside_share(points: np.ndarray, dataset: str, level: float) -> float:
+    """The share of `points` inside the level line log p = `level` (TRUE_DATA_MASS for the data itself)."""
+    from explainers import data2d
+
+    logp = np.asarray(data2d.get_dataset(dataset).log_prob(np.asarray(points, dtype=np.float64)))
+    return float(np.mean(logp >= level))
+
+
+# The lead number first: the log-density gap is 0 for the data itself and grows both for samples that
+# are too spread out and for samples squeezed onto the modes; the raw mean log-density rewards the latter.
+SCORE_COLUMNS = (("log_density_gap", "log-density gap ↓"), ("mean_log_density", "mean log-density"),
+                 ("spread_ratio", "spread ÷ data's"), ("mode_coverage", "mode coverage ↑"),
+                 ("off_mode_fraction", "off the modes ↓"), ("energy_distance", "energy distance ↓"))
+
+
+def _row(name: str, score: dict) -> str:
+    cells = [f"{score[k]:.4f}" if k == "energy_distance" else f"{score[k]:.3f}" for k, _ in SCORE_COLUMNS]
+    if score["under_dispersed"]:
+        cells[2] += " (too tight)"
+    return f"| {name} | " + " | ".join(cells) + " |"
+
+
+def score_table(gens: list[Generation], true_score: dict | None = None) -> str:
+    """The quality scores of each schedule's samples as a Markdown table, with the true data's own row."""
+    head = "| samples | " + " | ".join(label for _, label in SCORE_COLUMNS) + " |"
     rule = "|---|" + "---:|" * len(SCORE_COLUMNS)
-    rows = [f"| {g.schedule} | " + " | ".join(f"{g.score[k]:.3f}" for k, _ in SCORE_COLUMNS) + " |" for g in gens]
+    rows = [_row(label(g.schedule), g.score) for g in gens]
+    if true_score is not None:
+        rows.append(_row(f"true data ({N_POINTS:,} fresh samples)", true_score))
     return "\n".join([head, rule, *rows])
+
+
+def dispersion_line(gens: list[Generation]) -> str:
+    """Names under-dispersion, with numbers, for every generation whose samples sit too tight; '' if none."""
+    lines = []
+    for g in gens:
+        s = g.score
+        if not s["under_dispersed"]:
+            continue
+        line = (f"{label(g.schedule)}'s samples are under-dispersed: their median distance to the nearest mode centre "
+                f"is {100 * s['spread_ratio']:.0f}% of the data's.")
+        if s["mean_log_density"] > s["data_log_density"]:
+            line += (f" Squeezed onto the modes, they score a mean log-density of {s['mean_log_density']:.2f}, "
+                     f"above the data's own {s['data_log_density']:.2f}: higher is not better, so the table "
+                     f"leads with the gap from the data's value.")
+        lines.append(line)
+    return " ".join(lines)
 
 
 def compare_line(gens: list[Generation]) -> str:
     """One line that says how the generations of two or more schedules differ, with numbers."""
-    best = max(gens, key=lambda g: g.score["mean_log_density"])
-    parts = [f"{g.schedule}: mean log-density {g.score['mean_log_density']:.2f}, "
+    best = min(gens, key=lambda g: g.score["log_density_gap"])
+    parts = [f"{label(g.schedule)}: log-density gap {g.score['log_density_gap']:.2f}, "
              f"{100 * g.score['off_mode_fraction']:.0f}% of points off the modes" for g in gens]
-    return "; ".join(parts) + f". Same noise, same model: {best.schedule} fits the data best."
+    return "; ".join(parts) + f". Same noise, same model: {label(best.schedule)} is closest to the data."

@@ -26,6 +26,10 @@ T_RANGE = (2, 10_000)
 BETA_RANGE = (1e-6, 0.999)
 COSINE_S_RANGE = (0.0, 0.5)
 VP_SDE_BETA_RANGE = (1e-3, 100.0)
+# The smallest abar a schedule may reach (before a zero-terminal-SNR rescale). Below about 1e-308
+# float64 loses digits and then rounds abar to exactly 0, so several steps share one level and a sampler
+# can no longer tell them apart. Large betas over many steps get there (linear, T = 1000, beta_end = 0.6).
+ALPHA_BAR_MIN = 1e-300
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,47 @@ def rescale_zero_terminal_snr(betas: np.ndarray) -> np.ndarray:
     return 1.0 - alphas
 
 
+def _largest_valid(build, low: float, high: float) -> float | None:
+    """The largest value v in [low, high] whose betas build(v) keep every abar >= ALPHA_BAR_MIN
+    (abar falls as betas grow, so bisection finds the edge); None when even `low` underflows."""
+    def ok(v: float) -> bool:
+        return bool(np.cumprod(1.0 - build(v))[-1] >= ALPHA_BAR_MIN)
+
+    if not ok(low):
+        return None
+    if ok(high):
+        return high
+    for _ in range(60):
+        mid = (low + high) / 2
+        low, high = (mid, high) if ok(mid) else (low, mid)
+    return low
+
+
+def _check_no_underflow(name: str, T: int, betas: np.ndarray, params: dict) -> None:
+    """Reject betas that drive abar below ALPHA_BAR_MIN, naming the parameter that does it and the range
+    that is valid for the other parameters (found by bisection)."""
+    abar = np.cumprod(1.0 - betas)
+    if abar[-1] >= ALPHA_BAR_MIN:
+        return
+    first = int(np.argmax(abar < ALPHA_BAR_MIN))
+    why = (f"with larger values abar falls below {ALPHA_BAR_MIN:g} (here at t = {first} of T = {T}) and rounds "
+           f"to 0, so the last steps could not be told apart")
+    if name == "vp_sde":
+        lo = params["beta_min"]
+        top = _largest_valid(lambda v: vp_sde_betas(T, lo, v), lo, params["beta_max"])
+        if top is not None:
+            raise ValueError(f"beta_max must be in [{lo:g}, {top:.4g}] for T = {T} and beta_min = {lo:g}; {why}")
+        raise ValueError(f"T must be smaller for beta_min = {lo:g}; {why}")
+    build = {"linear": linear_betas, "sigmoid": sigmoid_betas, "scaled_linear": scaled_linear_betas}[name]
+    start = params["beta_start"]
+    top = _largest_valid(lambda v: build(T, start, v), start, params["beta_end"])
+    if top is not None:
+        raise ValueError(f"beta_end must be in [{start:g}, {top:.4g}] for T = {T} and beta_start = {start:g}; {why}")
+    top = _largest_valid(lambda v: build(T, v, v), BETA_RANGE[0], start)
+    raise ValueError(f"beta_start must be in [{BETA_RANGE[0]:g}, {top:.4g}] for T = {T} "
+                     f"(even with beta_end = beta_start); {why}")
+
+
 def make_schedule(
     name: str,
     T: int = 1000,
@@ -166,7 +211,8 @@ def make_schedule(
 
     beta_start / beta_end default to each family's usual values (linear and sigmoid 1e-4..0.02,
     scaled_linear 0.00085..0.012). Invalid parameters raise ValueError naming the parameter and
-    its valid range.
+    its valid range, also betas so large that abar would underflow to 0 (ALPHA_BAR_MIN); zero
+    terminal SNR then sets only the last abar to exactly 0, which the samplers handle.
     """
     if name not in SCHEDULES:
         raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {name!r}")
@@ -190,9 +236,13 @@ def make_schedule(
         if beta_max < beta_min:
             raise ValueError(f"beta_max must be >= beta_min ({beta_min:g}), got {beta_max:g}")
         if beta_max / T >= 1.0:
-            raise ValueError(f"beta_max must be < T ({T}) so every discrete beta stays below 1, got {beta_max:g}")
+            raise ValueError(f"beta_max must be in [{beta_min:g}, {T}) for T = {T}, so every discrete beta stays "
+                             f"below 1 (must be < T); got {beta_max:g}")
         params.update(beta_min=beta_min, beta_max=beta_max)
         betas = vp_sde_betas(T, beta_min, beta_max)
+    # cosine's betas are capped at 0.999 and its abar stays above 1e-11 for every s and T allowed
+    if name != "cosine":
+        _check_no_underflow(name, T, betas, params)
     if zero_terminal_snr:
         betas = rescale_zero_terminal_snr(betas)
     params["zero_terminal_snr"] = bool(zero_terminal_snr)

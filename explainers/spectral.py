@@ -194,6 +194,57 @@ def strided_conv_operator_norm(kernel, n: int, stride: int = 1, dilation: int = 
     return float(torch.linalg.svdvals(blocks)[..., 0].max()) / stride
 
 
+ZERO_PADDED_ITERATIONS = 500  # power iterations on A^T A: enough for 4 digits on the frame model's layers
+ZERO_PADDED_RTOL = 1e-7  # stop earlier once an iteration changes the estimate by less than this
+
+
+def zero_padded_conv_operator_norm(kernel, n: int, stride: int = 1, padding: int = 0, dilation: int = 1,
+                                   n_iter: int = ZERO_PADDED_ITERATIONS, seed: int = 0) -> float:
+    """Operator norm of the convolution exactly as a layer applies it, with its own zero padding, stride
+    and dilation, on n x n inputs: power iteration on A^T A, with A = conv2d and A^T = conv_transpose2d.
+
+    Zero padding breaks the Fourier diagonalisation that conv_operator_norm relies on (a pixel near the
+    border meets zeros, not the opposite edge), so the circular norm is only an approximation of the real
+    layer; this one iterates the real layer. The result, ||A x|| for a unit x, is a lower bound that
+    climbs to the norm; float64, from a seeded random start.
+    """
+    K = _as_tensor(kernel, "kernel").double()
+    if K.ndim != 4:
+        raise ValueError(f"kernel must have 4 axes (out, in, kh, kw), got shape {tuple(K.shape)}")
+    for name, value, low in (("stride", stride, 1), ("dilation", dilation, 1), ("padding", padding, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= 8:
+            raise ValueError(f"{name} must be an integer in [{low}, 8], got {value!r}")
+    reach = dilation * (max(K.shape[-2:]) - 1) + 1  # the extent of one receptive field
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not max(reach - 2 * padding, 1) <= n <= 512:
+        raise ValueError(f"n must be an integer in [{max(reach - 2 * padding, 1)}, 512] (the input must hold one "
+                         f"receptive field), got {n!r}")
+    _check_n_iter(n_iter)
+
+    def forward(x):
+        return F.conv2d(x, K, stride=stride, padding=padding, dilation=dilation)
+
+    out_size = forward(K.new_zeros(1, K.shape[1], n, n)).shape[-2:]
+    # conv_transpose2d with the same settings is the adjoint; output_padding restores the n x n size
+    # that the stride's floor division lost.
+    extra = [n - ((o - 1) * stride - 2 * padding + dilation * (k - 1) + 1) for o, k in zip(out_size, K.shape[-2:])]
+
+    def adjoint(y):
+        return F.conv_transpose2d(y, K, stride=stride, padding=padding, dilation=dilation, output_padding=tuple(extra))
+
+    x = torch.randn(1, K.shape[1], n, n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    x = x / torch.linalg.vector_norm(x).clamp_min(EPS)
+    sigma = 0.0
+    for _ in range(n_iter):
+        y = forward(x)
+        estimate = float(torch.linalg.vector_norm(y))  # ||A x||, x a unit vector: never above the norm
+        x = adjoint(y)
+        x = x / torch.linalg.vector_norm(x).clamp_min(EPS)
+        if estimate - sigma <= ZERO_PADDED_RTOL * estimate:
+            return max(sigma, estimate)
+        sigma = estimate
+    return max(sigma, float(torch.linalg.vector_norm(forward(x))))
+
+
 def conv_norm_upper_bound(kernel) -> float:
     """sqrt(kh*kw) * reshaped sigma: an upper bound on ||conv|| for stride 1 and any padding,
     because each input pixel appears in at most kh*kw of the patches the reshaped kernel multiplies."""

@@ -13,8 +13,11 @@ from explainers.schedule_view import LEVEL, SEED
 from explainers.state import Param
 
 MODELS = ("gan", "denoiser2d", "frame_model")
-MODEL_LABELS = {"gan": "2D GAN (generator + discriminator)", "denoiser2d": "2D denoiser (schedule page)",
-                "frame_model": "frame model convs (Eq. 1 page)"}
+MODEL_LABELS = {"gan": "2D GAN", "denoiser2d": "2D denoiser", "frame_model": "frame model"}
+# One line under the model control: what each model is and where else the app uses it.
+MODEL_NOTES = {"gan": "A 2D GAN: generator and discriminator, trained live on this page.",
+               "denoiser2d": "The 2D denoiser the schedule page samples with.",
+               "frame_model": "The convolutions of the Eq. 1 page's frame model."}
 
 def _layer_names() -> dict[str, tuple[str, ...]]:
     """Layer names as the models themselves list them (tiny models: building one costs ~1 ms)."""
@@ -33,7 +36,8 @@ LAYERS = _layer_names()
 CHAINS = {"gan": ("D.hidden1", "D.hidden2", "D.hidden3", "D.out"),
           "denoiser2d": ("in_x", "hidden1", "hidden2", "out"), "frame_model": ()}
 SILU_MAX_SLOPE = SN.SILU_MAX_SLOPE
-MODE_LABELS = {"off": "off", "sn": "sn", "bsn": "bsn", "optional": "optional"}
+# What a person reads for each mode; the URL keeps the short value ("bsn", "optional").
+MODE_LABELS = {"off": "off", "sn": "SN", "bsn": "bidirectional SN", "optional": "clip at threshold"}
 CONV_INPUT_SIZE = 32
 TRACE_ITERATIONS = 20
 
@@ -42,12 +46,13 @@ def mode_key(layer: str) -> str:
     return f"m_{layer}"
 
 
-LAYER_PARAMS = tuple(Param(mode_key(layer), layer, "choice", "off", choices=SN.MODES)
+LAYER_PARAMS = tuple(Param(mode_key(layer), layer, "choice", "off", choices=SN.MODES, labels=tuple(MODE_LABELS.items()))
                      for layer in dict.fromkeys(sum(LAYERS.values(), ())))
 PARAMS = (
-    Param("model", "Model", "choice", "gan", choices=MODELS),
+    Param("model", "Model", "choice", "gan", choices=MODELS, labels=tuple(MODEL_LABELS.items())),
     Param("n_iter", "Power iterations per step", "int", 1, 1, 20, 1),
-    Param("threshold", "Threshold of the 'optional' mode", "float", 1.0, 0.1, 10.0, 0.1),
+    Param("threshold", "Threshold λ of the clip mode", "float", 1.0, 0.1, 10.0, 0.1,
+          help="The 'clip at threshold' mode (URL value optional) divides a layer's weight by max(1, σ/λ): a layer with σ ≤ λ is left as it is, one above is scaled to σ = λ. This is the app's own clip, as in the Lipschitz constraint of Gouk et al. (2021), not a published method, and the model decides nothing."),
     Param("trace_layer", "Layer for the power-iteration trace", "choice", "D.hidden1",
           choices=tuple(dict.fromkeys(sum(LAYERS.values(), ())))),
     Param("train_steps", "Training steps", "int", 1000, 100, 5000, 100),
@@ -141,6 +146,7 @@ class ConvNorms:
     reshaped_t: float  # sigma of (in, out*kh*kw)
     bsn: float
     operator: float  # true operator norm, circular padding, at the layer's input size
+    zero_padded: float  # operator norm of the real layer (its zero padding, stride, dilation), same size
     input_size: int
     stride: int
     bound: float  # sqrt(kh*kw) * reshaped
@@ -161,21 +167,64 @@ def conv_input_sizes(net: nn.Module, n: int = CONV_INPUT_SIZE) -> dict[str, int]
     return sizes
 
 
-def conv_norms(net: nn.Module, n: int = CONV_INPUT_SIZE) -> list[ConvNorms]:
-    """Reshaped, bidirectional and true operator norms of every conv layer's effective kernel, each at
-    the input size the layer really sees (strided and dilated convolutions included)."""
+def zero_padded_norms(net: nn.Module, n: int = CONV_INPUT_SIZE) -> dict[str, float]:
+    """The operator norm of every conv layer exactly as the model runs it (zero padding, stride, dilation),
+    at the input size the layer really sees, by power iteration on the layer's own convolution."""
     sizes = conv_input_sizes(net, n)
+    return {layer: SN.zero_padded_conv_operator_norm(SN.effective_weight(conv), sizes[layer], conv.stride[0],
+                                                     conv.padding[0], conv.dilation[0])
+            for layer, conv in SN.normalizable_layers(net).items() if isinstance(conv, nn.Conv2d)}
+
+
+def conv_norms(net: nn.Module, n: int = CONV_INPUT_SIZE, base: nn.Module | None = None,
+               base_zero_padded: dict[str, float] | None = None) -> list[ConvNorms]:
+    """Reshaped, bidirectional and true operator norms of every conv layer's effective kernel, each at
+    the input size the layer really sees (strided and dilated convolutions included).
+
+    The zero-padded norm costs hundreds of convolutions per layer. Every mode divides the raw kernel by
+    one number, and a norm scales with its kernel, so given `base` (the raw network) and its
+    `base_zero_padded` norms the normalized layer's is the raw one times reshaped σ after / before."""
+    sizes = conv_input_sizes(net, n)
+    raw = SN.normalizable_layers(base) if base is not None else {}
+    zero_padded = zero_padded_norms(net, n) if base_zero_padded is None else None
     rows = []
     for layer, conv in SN.normalizable_layers(net).items():
         if not isinstance(conv, nn.Conv2d):
             continue
         k = SN.effective_weight(conv).float()
         size, stride = sizes[layer], conv.stride[0]
-        rows.append(ConvNorms(layer=layer, reshaped=SN.reshaped_sigma(k, 0), reshaped_t=SN.reshaped_sigma(k, 1),
+        reshaped = SN.reshaped_sigma(k, 0)
+        if zero_padded is None:
+            zp = base_zero_padded[layer] * reshaped / SN.reshaped_sigma(raw[layer].weight.detach().float(), 0)
+        else:
+            zp = zero_padded[layer]
+        rows.append(ConvNorms(layer=layer, reshaped=reshaped, reshaped_t=SN.reshaped_sigma(k, 1),
                               bsn=SN.bsn_sigma(k), input_size=size, stride=stride,
                               operator=SN.strided_conv_operator_norm(k, size, stride, conv.dilation[0]),
-                              bound=SN.conv_norm_upper_bound(k)))
+                              zero_padded=zp, bound=SN.conv_norm_upper_bound(k)))
     return rows
+
+
+def conv_caption(rows: list[ConvNorms]) -> str:
+    """Section 4's caption: every layer's numbers, and the input sizes, from the computation."""
+    sizes = " or ".join(f"{n}×{n}" for n in sorted({r.input_size for r in rows}, reverse=True))
+    worst = max(rows, key=lambda r: abs(r.operator - r.zero_padded) / r.zero_padded)
+    return ("The frame model's conv layers with their modes from this page (choose 'frame model convs' to toggle "
+            "them): reshaped σ, operator norm with circular padding, operator norm of the real zero-padded layer: "
+            + "; ".join(f"{r.layer} {r.reshaped:.3g}, {r.operator:.3g}, {r.zero_padded:.3g}" for r in rows)
+            + f". Both operator norms at each layer's real input size ({sizes}), with its stride and dilation; the "
+            f"circular one exactly from the kernel's 2D FFT, the zero-padded one by power iteration on the layer's "
+            f"own convolution. The model pads with zeros; the circular formula misses its norm by up to "
+            f"{100 * abs(worst.operator - worst.zero_padded) / worst.zero_padded:.1f}% ({worst.layer}). Every operator "
+            f"norm is at least the reshaped σ.")
+
+
+N_MODES = 8  # the ring of 8 Gaussians both trainable models learn
+
+
+def modes_covered(coverage) -> np.ndarray:
+    """Mode coverage (a fraction of the 8 modes) as the count of modes, for a whole-number axis."""
+    return np.rint(N_MODES * np.asarray(coverage, dtype=np.float64))
 
 
 def gan_config(values: dict):
@@ -272,7 +321,7 @@ def curve_panels(model: str, history) -> tuple[list, str]:
     """The training-curve panels (title, [(name, values)], log y) and the caption's numbers."""
     if model == "gan":
         bound = history.d_lipschitz_bound
-        return [("losses (D blue, G orange)", [("D loss", history.d_loss), ("G loss", history.g_loss)], False),
+        return [("losses", [("D loss", history.d_loss), ("G loss", history.g_loss)], False),
                 ("gradient norms", [("D grad", history.d_grad_norm), ("G grad", history.g_grad_norm)], True),
                 ("D layer σ", list(history.d_sigmas.items()), True),
                 ("D Lipschitz bound", [("bound", bound)], True)], (

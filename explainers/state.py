@@ -9,7 +9,7 @@ and its valid range.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlencode
 
@@ -32,6 +32,12 @@ class Param:
     choices: tuple = ()
     max_count: int | None = None
     help: str = ""
+    bounds: tuple | None = None  # (low, high) before with_range narrowed it: the range a URL value may take
+    labels: tuple[tuple[str, str], ...] = ()  # (choice, words): what a person reads; the URL keeps the choice
+
+    def word(self, choice: str) -> str:
+        """How a choice reads on the page ("variance exploding"); the identifier itself when it has no label."""
+        return dict(self.labels).get(choice, choice)
 
     def range_text(self) -> str:
         if self.kind in ("int", "float"):
@@ -45,19 +51,41 @@ class Param:
 
     def with_range(self, low: float, high: float, default: Any | None = None) -> "Param":
         """A copy with a range that depends on another parameter (e.g. t in [0, T-1])."""
-        return Param(self.key, self.label, self.kind, self.default if default is None else default,
-                     low, high, self.step, self.choices, self.max_count, self.help)
+        return replace(self, default=self.default if default is None else default, low=low, high=high,
+                       bounds=self.bounds or (self.low, self.high))
 
     def parse(self, raw: Sequence[str]) -> tuple[Any, str | None]:
         """Return (value, None) for a valid URL value, or (default, notice) for an invalid one."""
         try:
             return self._parse(list(raw)), None
         except (ValueError, TypeError):
+            narrowed = self._narrowed_notice(list(raw))
+            if narrowed:
+                return self.default, narrowed
             notice = (
                 f"URL parameter '{self.key}' ({self.label}) must be {self.range_text()}; "
                 f"got {quote_value(','.join(raw))}, so the default {self.format(self.default)} is used."
             )
             return self.default, notice
+
+    def _narrowed_notice(self, raw: list[str]) -> str | None:
+        """The notice for a number valid in the usual range but outside the range another control narrowed
+        it to (?T=10&t=500). The control then shows its default; when that default is the nearest end of
+        the range, as for t at T <= 500, say so: it is the largest (smallest) valid value, not a default."""
+        if self.bounds is None or not raw:
+            return None
+        try:
+            value = replace(self, low=self.bounds[0], high=self.bounds[1], bounds=None)._parse(raw)
+        except (ValueError, TypeError):
+            return None
+        if value > self.high and self.default == self.high:
+            used = f"the largest valid value, {self.format(self.default)}, is used"
+        elif value < self.low and self.default == self.low:
+            used = f"the smallest valid value, {self.format(self.default)}, is used"
+        else:
+            used = f"the default {self.format(self.default)} is used"
+        return (f"URL parameter '{self.key}' ({self.label}) must be {self.range_text()} with the current "
+                f"settings; got {quote_value(','.join(raw))}, so {used}.")
 
     def _parse(self, raw: list[str]) -> Any:
         if self.kind == "multi":
@@ -101,6 +129,11 @@ class Param:
         return [self.format(value)]
 
 
+def repeated_notice(p: Param, times: int, value: Any) -> str:
+    """The notice for a scalar key given more than once (?T=10&T=20): the last value is used."""
+    return f"URL parameter '{p.key}' ({p.label}) was given {times} times; the last, {p.format(value)}, is used."
+
+
 def quote_value(text: str) -> str:
     """A URL value as inline code for a notice: shortened, and never rendered as Markdown or HTML."""
     if len(text) > MAX_SHOWN_VALUE:
@@ -125,10 +158,14 @@ def read_url(params: Iterable[Param], query: Mapping[str, Sequence[str] | str],
         if raw is None:
             values[p.key] = p.default
             continue
-        value, notice = p.parse([raw] if isinstance(raw, str) else raw)
+        raw = [raw] if isinstance(raw, str) else list(raw)
+        value, notice = p.parse(raw)
         values[p.key] = value
         if notice:
             notices.append(notice)
+        elif p.kind != "multi" and len(raw) > 1:
+            # Streamlit would read a repeated key differently; the page uses the last one: say so.
+            notices.append(repeated_notice(p, len(raw), value))
     for key in query:
         if key not in known:
             notices.append(f"Unknown URL parameter {quote_value(key)} was ignored.")

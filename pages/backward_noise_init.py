@@ -37,30 +37,41 @@ P = V.PARAM
 with st.sidebar:
     st.header("Rollout")
     reading = ui.widget(P["reading"])
-    st.caption(f"Reading: {V.READING_LABELS[reading]}")
     compare = ui.widget(P["compare"])
     n_frames = ui.widget(P["n_frames"])
     steps = ui.widget(P["steps"])
     shift = ui.widget(P["shift"])
-    sigma_init = ui.widget(P["sigma_init"], help="Only the frame-index reading uses it: how much noise is put "
-                           "back on the previous frame's prediction. 0 copies it, 1 ignores it.")
-    form = ui.widget(P["form"], help="flow: x = (1 − σ) x̂₀ + σ ε (Wan-style flow matching); vp: the same re-noising "
+    init_schedule = ui.widget(P["init_schedule"],
+                              help="Only the frame-index reading uses it. Constant: every frame starts at σ_init "
+                              "(this app's construction). Indexed by frame: frame n starts at level n of the σ list, "
+                              "as Eq. 1 read literally says; past the list's end, its last level.")
+    sigma_init = ui.widget(P["sigma_init"], help="Only the frame-index reading with a constant σ_init uses it: how much "
+                           "noise is put back on the previous frame's prediction. Near 0 copies it, 1 ignores it.")
+    form = ui.widget(P["form"], help="flow: x = (1 − σ) x̂₀ + σ ε (Wan-style flow matching); VP: the same re-noising "
                      "written as √ᾱ x̂₀ + √(1 − ᾱ) ε. Both give the same frames up to rounding.")
 
 level = ui.level_selector()
 ui.show_notices(PAGE, notices)
 values = {p.key: st.session_state.get(p.key, p.default) for p in V.PARAMS}
 values.update(reading=reading, compare=compare, n_frames=n_frames, steps=steps, shift=shift,
-              sigma_init=sigma_init, form=form)
-base_key = tuple(sorted((k, values[k]) for k in ("n_frames", "steps", "shift", "sigma_init", "form", "seed")))
+              init_schedule=init_schedule, sigma_init=sigma_init, form=form)
+base_key = tuple(sorted((k, values[k]) for k in ("n_frames", "steps", "shift", "init_schedule", "sigma_init", "form",
+                                                  "seed")))
 
 # ---- Eq. 1, relabelled for the chosen reading ------------------------------------------------
 with st.container(border=True):
     st.markdown("**Eq. 1 as printed:**")
     st.latex(text.EQ1_PAPER)
+    st.markdown(text.EQ1_PAPER_NOTE)
+    st.markdown(text.EQ1_FLOW_NOTE)
+    st.latex(text.EQ1_FLOW)
+    st.markdown(text.EQ1_AGREE_TEXT)
+    for line in text.EQ1_AGREE:
+        st.latex(line)
     st.markdown(f"**Read as {V.READING_LABELS[reading]}:**")
-    st.latex(text.EQ1[reading][0])
-    st.markdown(text.EQ1[reading][1])
+    eq, meaning = text.eq1_for(reading, init_schedule, V.sigma_list(values))
+    st.latex(eq)
+    st.markdown(meaning)
     st.markdown(text.WHICH_READING)
 
 ui.explanation(level, text)
@@ -81,16 +92,18 @@ st.info(V.summary_line(results), icon=":material/compare_arrows:")
 
 st.subheader("1 · Noise level of every model call")
 matrices = [(label[r.reading], r.noise_levels) for r in results]
-ui.figure(F.noise_level_matrices(matrices, max_frames=min(n_frames, 16)),
-          "Rows are frames, columns the denoising-step slots; colour and number are σ. Blank cells are skipped "
-          f"steps. sigma list: {', '.join(f'{s:.4f}' for s in results[0].noise_levels[0])}.", key="sigma_matrices")
+shown = min(n_frames, V.MATRIX_ROWS)
+ui.figure(F.noise_level_matrices(matrices, max_frames=shown),
+          "Rows are frames n, columns the denoising-step slots k; colour and number are σ. Blank cells are skipped "
+          f"steps. σ list: {', '.join(f'{s:.4f}' for s in results[0].noise_levels[0])}. "
+          + V.matrix_rows_note([m for _, m in matrices], shown), key="sigma_matrices")
 
 st.subheader("2 · Generated frames")
 ids = list(np.linspace(0, n_frames - 1, min(n_frames, 12)).round().astype(int))
 rows = [("true video", truth.frames)] + [(label[r.reading], r.frames) for r in results]
 ui.figure(F.frame_strips(rows, ids),
           f"{len(ids)} of the {n_frames} frames, evenly spaced: the true video (top) and each reading's rollout "
-          "from the same two context frames and the same noise.", key="frame_strips")
+          f"from the same {V.N_CONTEXT} context frames and the same noise.", key="frame_strips")
 ui.figure(F.frames_animation(rows), "Press Play, or drag the slider to step through frames. All rows play together.",
           key="animation")
 from explainers.backward_init import frames_to_gif  # noqa: E402  (imageio is only needed for the download)
@@ -113,10 +126,12 @@ frame_axis = np.arange(n_frames)
 panels = [
     ("position error vs true ball (px)", [(label[r.reading], r.position_error) for r in results]),
     ("ball speed (px per frame)", [(label[r.reading], r.motion) for r in results] + [("true video", truth.motion)]),
-    ("mean brightness", [(label[r.reading], r.brightness) for r in results] + [("true video", truth.brightness)]),
+    ("mean brightness (0–255)",
+     [(label[r.reading], r.brightness) for r in results] + [("true video", truth.brightness)]),
 ]
 ui.figure(F.per_frame_curves(frame_axis, panels, V.HORIZON),
-          f"Per-frame scores; the dashed line is the {V.HORIZON}-frame training horizon. " + V.summary_line(results),
+          f"Per-frame scores; the dashed line is the {V.HORIZON}-frame training horizon. Brightness is the mean "
+          "gray level of the pictures, 0 black to 255 white. " + V.summary_line(results),
           key="per_frame_scores")
 
 st.subheader("4 · At training time: what the student is given")

@@ -21,6 +21,9 @@ def shared_model(dataset: str, device: str):
 
 clean_points = st.cache_data(max_entries=64, show_spinner=False)(V.clean_points)
 density_grid = st.cache_data(max_entries=16, show_spinner=False)(V.density_grid)
+density_level = st.cache_data(max_entries=16, show_spinner=False)(V.density_level)
+true_data_score = st.cache_data(max_entries=16, show_spinner=False)(V.true_data_score)
+N_POINTS = V.N_POINTS
 
 
 @st.cache_data(max_entries=64, show_spinner="Generating samples…")
@@ -84,33 +87,34 @@ ui.explanation(level, text)
 
 # ---- figures 1-3: the schedule itself --------------------------------------------------------
 st.subheader("1 · The schedule: β_t and ᾱ_t")
-ui.figure(F.schedule_curves(t_axis, [(s.name, s.betas, s.alphas_cumprod) for s in built]),
+ui.figure(F.schedule_curves(t_axis, [(V.label(s.name), s.betas, s.alphas_cumprod) for s in built]),
           "β_t is the noise added at step t; ᾱ_t is the share of signal variance left. "
-          + "; ".join(f"{s.name}: ᾱ at t=T/2 is {s.alphas_cumprod[T // 2 - 1]:.4f}, at t=T−1 {s.alphas_cumprod[-1]:.3g}"
-                      for s in built) + ".", key="schedule_curves")
+          + "; ".join(f"{V.label(s.name)}: ᾱ at t = {T // 2 - 1} is {s.alphas_cumprod[T // 2 - 1]:.4f}, "
+                      f"at t = {T - 1} {s.alphas_cumprod[-1]:.3g}" for s in built) + ".", key="schedule_curves")
 
 st.subheader("2 · Signal variance + noise variance = 1 (for VP)")
 contrast_tuple = None
 if contrast_coefs is not None:
-    contrast_tuple = (contrast_coefs.name, contrast_coefs.signal_coef**2, contrast_coefs.noise_coef**2)
+    contrast_tuple = (V.label(contrast_coefs.name), contrast_coefs.signal_coef**2, contrast_coefs.noise_coef**2)
 total = primary.alphas_cumprod + (1 - primary.alphas_cumprod)
-caption = (f"Stacked: signal variance ᾱ_t and noise variance 1 − ᾱ_t of {primary.name}; their sum stays "
+caption = (f"Stacked: signal variance ᾱ_t and noise variance 1 − ᾱ_t of {V.label(primary.name)}; their sum stays "
            f"between {total.min():.6f} and {total.max():.6f}.")
 if contrast_coefs is not None:
     tv = contrast_coefs.total_variance
-    caption += f" The {contrast_coefs.name} contrast is not VP: its total variance runs from {tv.min():.3g} to {tv.max():.3g}."
-ui.figure(F.variance_split(t_axis, primary.name, primary.alphas_cumprod, 1 - primary.alphas_cumprod,
+    caption += (f" The {V.label(contrast_coefs.name)} contrast is not VP: its total variance runs from "
+                f"{tv.min():.3g} to {tv.max():.3g}.")
+ui.figure(F.variance_split(t_axis, V.label(primary.name), primary.alphas_cumprod, 1 - primary.alphas_cumprod,
                            contrast_tuple), caption, key="variance_split")
 
 st.subheader("3 · Signal-to-noise ratio")
-snr_series = [(s.name, s.log_snr) for s in built]
+snr_series = [(V.label(s.name), s.log_snr) for s in built]
 if contrast_coefs is not None:
     with np.errstate(divide="ignore"):
         c_log_snr = 2 * (np.log(contrast_coefs.signal_coef) - np.log(contrast_coefs.noise_coef))
-    snr_series.append((f"{contrast_coefs.name} (not VP)", c_log_snr))
-inf_names = [s.name for s in built if np.isneginf(s.log_snr).any()]
+    snr_series.append((f"{V.label(contrast_coefs.name)} (not VP)", c_log_snr))
+inf_names = [V.label(s.name) for s in built if np.isneginf(s.log_snr).any()]
 caption = "log-SNR falls from " + "; ".join(
-    f"{s.name} {s.log_snr[0]:.2f} to {F.clip_log_snr(s.log_snr)[0][-1]:.2f}" for s in built) + "."
+    f"{V.label(s.name)} {s.log_snr[0]:.2f} to {F.clip_log_snr(s.log_snr)[0][-1]:.2f}" for s in built) + "."
 if inf_names:
     caption += (f" With zero terminal SNR the last step has SNR 0, log-SNR = −∞; it is drawn at "
                 f"{F.LOG_SNR_FLOOR:g} with a ▼ marker.")
@@ -122,9 +126,10 @@ with timer.part("variance check"):
     x0 = clean_points(values["dataset"], values["seed"])
     from explainers.schedules import vp_coefficients
 
-    checks = [(s.name, V.variance_check(vp_coefficients(s), x0, values["seed"])) for s in built]
+    checks = [(V.label(s.name), V.variance_check(vp_coefficients(s), x0, values["seed"])) for s in built]
     if contrast_coefs is not None:
-        checks.append((f"{contrast_coefs.name} (not VP)", V.variance_check(contrast_coefs, x0, values["seed"])))
+        checks.append((f"{V.label(contrast_coefs.name)} (not VP)",
+                       V.variance_check(contrast_coefs, x0, values["seed"])))
 theory = [(name, np.interp(t_axis, c.t, c.theory)) if "(not VP)" in name else (name, np.ones(T))
           for name, c in checks]
 if contrast_coefs is not None:
@@ -151,7 +156,7 @@ def forward_process(schedule, x0, seed):
 
     xt = V.forward_at(a, b, V.standardise(x0), seed)
     img_t = V.forward_at(a, b, procedural_image(), seed)
-    st.markdown(f"**{schedule.name}, t = {t}:** x_t = {a:.3f}·x₀ + {b:.3f}·ε  (ᾱ_t = {a * a:.4f}, "
+    st.markdown(f"**{V.label(schedule.name)}, t = {t}:** x_t = {a:.3f}·x₀ + {b:.3f}·ε  (ᾱ_t = {a * a:.4f}, "
                 f"SNR = {a * a / max(b * b, 1e-300):.3g})")
     c1, c2 = st.columns(2)
     with c1:
@@ -191,16 +196,28 @@ def reverse_generation(built, values):
                 st.error(str(err), icon=":material/error:")
                 return
     step = ui.widget(V.dependent_params(values["T"], steps)["step"])
-    panels = [(f"{g.schedule} · step {step}/{steps}", g.trajectory[step]) for g in gens]
-    ui.figure(F.generation_panels(panels, density=density_grid(dataset)),
+    panels = [(f"{V.label(g.schedule)} · step {step}/{steps}", g.trajectory[step]) for g in gens]
+    level = density_level(dataset)
+    inside = "; ".join(f"{V.label(g.schedule)} {100 * V.inside_share(g.trajectory[step], dataset, level):.0f}%"
+                       for g in gens)
+    ui.figure(F.generation_panels(panels, density=density_grid(dataset), level=level),
               f"{sampler.upper()} with {steps} steps from the same noise (seed {v['seed']}), one panel per "
-              f"schedule, over the true density (grey). Move 'Reverse step shown' to replay the trajectory.",
+              f"schedule. The black line encloses {100 * V.TRUE_DATA_MASS:.0f}% of the true data; inside it at "
+              f"step {step}: {inside}. Move 'Reverse step shown' to replay the trajectory.",
               key="generation")
-    st.markdown(V.score_table(gens))  # a Markdown table: far cheaper per rerun than a dataframe widget
+    truth = true_data_score(dataset)
+    st.markdown(V.score_table(gens, truth))  # a Markdown table: far cheaper per rerun than a dataframe widget
     if len(gens) >= 2:
         st.markdown(f"**A/B:** {V.compare_line(gens)}")
-    st.caption("Sample quality against the true data: higher mode coverage and mean log-density are "
-               "better; lower energy distance is better.")
+    st.caption(f"Sample quality against the true data. The log-density gap is the distance of the samples' mean "
+               f"log-density from the data's own value, {truth['data_log_density']:.2f}: 0 means as the data, and "
+               f"{N_POINTS:,} fresh true samples score {truth['log_density_gap']:.3f}. A higher mean log-density "
+               f"is not better: samples squeezed onto the modes score above the data. Spread: the median distance "
+               f"to the nearest mode centre, divided by the data's (below {V.UNDER_DISPERSED:g}: too tight). "
+               f"Higher mode coverage, fewer points off the modes and a lower energy distance are better.")
+    dispersion = V.dispersion_line(gens)
+    if dispersion:
+        st.markdown(f"**Under-dispersion:** {dispersion}")
     ui.cost_readout(device_text, ftimer)
 
 

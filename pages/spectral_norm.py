@@ -20,11 +20,18 @@ def shared_base(model: str, seed: int, device: str):
     return V.base_network(model, seed if model == "gan" else 0, device)
 
 
+@st.cache_data(show_spinner="Power iteration on the frame model's real convolutions…")
+def zero_padded_cached(device: str) -> dict:
+    """The shipped frame model's zero-padded operator norms: hundreds of convolutions, once per process."""
+    return V.zero_padded_norms(shared_base("frame_model", 0, device))
+
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def conv_norms_cached(key: tuple, n_iter: int, threshold: float, seed: int, device: str):
     modes = dict(key)
     base = shared_base("frame_model", 0, device)
-    return V.conv_norms(V.normalized(base, modes, n_iter, threshold, seed))
+    return V.conv_norms(V.normalized(base, modes, n_iter, threshold, seed), base=base,
+                        base_zero_padded=zero_padded_cached(device))
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -40,7 +47,7 @@ P = V.PARAM
 with st.sidebar:
     st.header("Network")
     model = ui.widget(P["model"])
-    st.caption(V.MODEL_LABELS[model])
+    st.caption(V.MODEL_NOTES[model])
     n_iter = ui.widget(P["n_iter"])
     threshold = ui.widget(P["threshold"])
 
@@ -52,15 +59,18 @@ ui.explanation(level, text)
 
 # ---- per-layer toggles ------------------------------------------------------------------------
 st.subheader("Normalization mode of each layer")
-st.caption("off: raw weight · sn: divide by σ (power iteration) · bsn: divide by the mean σ of both kernel "
-           "reshapes (equals SN for linear layers) · optional: divide only while σ exceeds the threshold.")
+st.caption("**off**: raw weight · **SN**: divide by σ (power iteration), which shrinks a layer with σ > 1 "
+           "and scales one with σ < 1 up · **bidirectional SN**: divide by the mean σ of both kernel "
+           "reshapes (equals SN for linear layers) · **clip at threshold**: the app's own clip "
+           "W / max(1, σ/λ), λ the threshold in the sidebar; layers with σ ≤ λ stay as they are. “Optional” SN "
+           "means this per-layer choice; no mode decides anything by itself.")
 layers = V.LAYERS[model]
-cols = st.columns(min(4, len(layers)))
+# A wrapping row (not fixed columns): every mode of every layer stays visible on a projector.
+mode_row = st.container(horizontal=True, wrap=True, key="layer_modes")
 modes = {}
 for i, layer in enumerate(layers):
-    with cols[i % len(cols)]:
-        modes[layer] = st.segmented_control(layer, list(V.MODE_LABELS), default="off", key=V.mode_key(layer),
-                                            bind="query-params") or "off"
+    with mode_row:
+        modes[layer] = ui.widget(V.PARAM[V.mode_key(layer)], buttons=True)
 
 timer = ui.Timer()
 try:
@@ -124,12 +134,10 @@ if rows:
     ui.figure(F.conv_norm_bars(names, [
         ("reshaped σ (what SN divides by)", [r.reshaped for r in rows]),
         ("BSN σ", [r.bsn for r in rows]),
-        ("true operator norm (circular padding, at the layer's input size)", [r.operator for r in rows]),
+        ("operator norm, circular padding (exact, 2D FFT)", [r.operator for r in rows]),
+        ("operator norm of the real layer, zero padding (power iteration)", [r.zero_padded for r in rows]),
         ("upper bound √(kh·kw)·σ", [r.bound for r in rows]),
-    ]), "The frame model's conv layers with their modes from this page (choose 'frame model convs' to toggle them). "
-        + ", ".join(f"{r.layer}: reshaped {r.reshaped:.2f}, operator {r.operator:.2f}" for r in rows)
-        + ". Computed exactly from the kernel's 2D FFT at each layer's input size (32×32, or 16×16 after "
-          "the stride-2 conv_down), with dilation and stride taken into account.", key="conv_norms")
+    ]), V.conv_caption(rows), key="conv_norms")
 
 # ---- 5. live training ---------------------------------------------------------------------------------
 st.subheader("5 · Train with these toggles")
@@ -227,9 +235,9 @@ else:
                       f"{len(history.samples[-1]):,} {who} samples at step {history.sample_steps[-1]} (blue) and the "
                       f"8 true modes (grey); mode coverage {history.coverage[-1]:.2f}.", key="trained_samples")
         with c2:
-            ui.figure(F.step_curve(np.asarray(history.sample_steps), [("mode coverage", history.coverage)],
-                                   "step", "modes covered (fraction)"),
-                      "Fraction of the 8 modes that get a fair share of samples, every 100 steps"
+            ui.figure(F.coverage_curve(np.asarray(history.sample_steps), V.modes_covered(history.coverage), V.N_MODES),
+                      "How many of the 8 modes get at least a quarter of their fair share of the samples, every 100 "
+                      "steps (mode coverage in the table is this count / 8)"
                       + (" (step 0: the normalized denoiser before fine-tuning)." if model != "gan" else "."),
                       key="coverage_curve")
     if st.session_state.get(runs_key):

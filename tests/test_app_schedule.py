@@ -71,9 +71,9 @@ def test_overlay_and_zero_terminal_snr_and_contrast():
     snr = fig_by_title(at, "log-SNR")
     names = [t["name"] for t in snr["data"]]
     assert "linear: log-SNR = −∞ (drawn at -20)" in names
-    assert "variance_exploding (not VP)" in names
+    assert "variance exploding (not VP)" in names
     split = fig_by_title(at, "total variance")
-    contrast_total = decoded(trace(split, "variance_exploding (not VP)")["y"])
+    contrast_total = decoded(trace(split, "variance exploding (not VP)")["y"])
     vp_total = decoded(trace(split, "linear (VP)")["y"])
     assert abs(vp_total - 1).max() < 1e-5 and contrast_total.max() > 100
 
@@ -89,17 +89,36 @@ def test_t_slider_moves_the_forward_process():
 @pytest.mark.parametrize("key,value", [("sampler", "ddpm"), ("dataset", "checkerboard")])
 def test_sampling_controls_change_generated_samples(key, value):
     at = run_page({"steps": "20"})
-    before = decoded(fig_by_title(at, "step 20/20")["data"][1]["x"])
+    before = decoded(sample_traces(fig_by_title(at, "step 20/20"))[0]["x"])
     at.selectbox(key=key).set_value(value).run()
     assert not at.exception
-    after = decoded(fig_by_title(at, "step 20/20")["data"][1]["x"])
+    after = decoded(sample_traces(fig_by_title(at, "step 20/20"))[0]["x"])
     assert abs(before - after).mean() > 1e-3
+
+
+def sample_traces(fig: dict) -> list[dict]:
+    """Figure 6's generated points, one trace per schedule (the true-data line is a contour trace)."""
+    return [t for t in fig["data"] if t["type"] == "scattergl"]
+
+
+def test_figure_6_table_leads_with_the_gap_and_shows_the_true_data_row():
+    at = run_page({"steps": "20"})
+    table = next(m.value for m in at.markdown if m.value.startswith("| samples |"))
+    assert table.splitlines()[0].startswith("| samples | log-density gap ↓ | mean log-density |")
+    assert "| true data (2,000 fresh samples) |" in table
+    caption = " ".join(c.value for c in at.caption)
+    assert "the data's own value, −0.31".replace("−", "-") in caption
+    assert "A higher mean log-density is not better" in caption
+    assert any("Under-dispersion" in m.value and "under-dispersed" in m.value for m in at.markdown)
+    fig = fig_by_title(at, "step 20/20")
+    assert [t["type"] for t in fig["data"]] == ["scattergl", "contour"]  # the line drawn over the points
 
 
 def test_schedule_choice_changes_generation():
     at = run_page({"schedule": ["linear", "cosine"], "steps": "10"})
     fig = fig_by_title(at, "step 10/10")
-    linear_pts, cosine_pts = decoded(fig["data"][1]["x"]), decoded(fig["data"][3]["x"])
+    linear, cosine = sample_traces(fig)
+    linear_pts, cosine_pts = decoded(linear["x"]), decoded(cosine["x"])
     assert abs(linear_pts - cosine_pts).mean() > 1e-2
 
 

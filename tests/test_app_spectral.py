@@ -45,15 +45,20 @@ def test_optional_mode_only_scales_layers_above_threshold():
     assert sig[3] == pytest.approx(raw[3], rel=1e-5)  # 0.6 < 1: left alone
 
 
-def test_conv_section_shows_operator_norm_above_reshaped_sigma():
+def test_conv_section_shows_both_operator_norms_between_reshaped_sigma_and_the_bound():
     at = run_page({"model": "frame_model"})
-    fig = figure(at, "true operator norm")
+    fig = figure(at, "operator norm, circular padding")
     series = {t["name"]: decoded(t["y"]) for t in fig["data"]}
     reshaped = series["reshaped σ (what SN divides by)"]
-    operator = next(v for k, v in series.items() if k.startswith("true operator norm"))
+    circular = series["operator norm, circular padding (exact, 2D FFT)"]
+    zero_padded = series["operator norm of the real layer, zero padding (power iteration)"]
     bound = series["upper bound √(kh·kw)·σ"]
-    assert np.all(operator <= bound * (1 + 1e-4))
-    assert np.any(np.abs(operator - reshaped) > 0.05 * reshaped)  # not the same number
+    for operator in (circular, zero_padded):
+        assert np.all(reshaped <= operator * (1 + 1e-4)) and np.all(operator <= bound * (1 + 1e-4))
+    assert np.any(np.abs(circular - reshaped) > 0.05 * reshaped)  # not the same number
+    assert np.max(np.abs(circular - zero_padded) / zero_padded) > 0.05  # the padding matters (conv_inner2)
+    caption = next(c.value for c in at.caption if c.value.startswith("The frame model's conv layers"))
+    assert f"{zero_padded[3]:.3g}" in caption and "(conv_inner2)" in caption
 
 
 def test_power_iteration_trace_approaches_exact_sigma_from_below():
@@ -114,7 +119,7 @@ def test_denoiser_samples_change_with_the_toggles_and_a_fine_tune_wins_the_modes
     next(b for b in at.button if b.label == "Fine-tune").click().run()
     assert not at.exception, [e.value for e in at.exception]
     row = at.dataframe[0].value.iloc[0]
-    assert row["modes"] == "hidden1=sn, hidden2=sn" and row["steps"] == 200 and row["ended"] == "completed"
+    assert row["modes"] == "hidden1=SN, hidden2=SN" and row["steps"] == 200 and row["ended"] == "completed"
     assert row["coverage before"] <= 0.25 and row["mode coverage"] >= 0.75
     assert row["energy distance"] > 0 and row["Lipschitz bound"] > 1
     assert figure(at, "v-prediction loss") and figure(at, "layer σ")

@@ -155,3 +155,95 @@ def test_text_contrast_in_light_and_dark_themes(server, chromium, scheme):
         ratios.append(((hi + 0.05) / (lo + 0.05), text))
     worst = min(ratios)
     assert len(ratios) >= 20 and worst[0] >= 4.5, worst  # WCAG AA for body text
+
+
+# The Lipschitz chart's bars (every bar trace of the first chart that has any), as plain lists: what
+# a student sees of each layer's σ, whatever the traces are called.
+SIGMA_BAR_DATA = """() => {
+    const p = [...document.querySelectorAll('.js-plotly-plot')].find(p =>
+        p._fullData && p._fullData.some(t => t.type === 'bar'));
+    return p ? p._fullData.filter(t => t.type === 'bar').map(t => [Array.from(t.x), Array.from(t.y)]) : null;
+}"""
+
+
+def sigma_bars(page):
+    page.wait_for_function(f"() => ({SIGMA_BAR_DATA})() !== null", timeout=120_000)
+    return page.evaluate(SIGMA_BAR_DATA)
+
+
+def test_a_change_inside_a_lesson_is_in_the_link_and_reopens_exactly(server, chromium, page):
+    from explainers.spectral_view import MODE_LABELS
+
+    def option(control, mode):  # by position: the options are the modes in MODE_LABELS' order, however worded
+        return control.get_by_role("radio").nth(list(MODE_LABELS).index(mode))
+
+    page.goto(f"{server.url}/spectral_norm?lesson=6")
+    wait_for_app(page)
+    step_bars = sigma_bars(page)
+    control = page.locator(".st-key-m_D-hidden1")
+    assert option(control, "sn").get_attribute("aria-checked") == "true"
+    # Back to off: the page default, which Streamlit's URL binding alone leaves out of the URL.
+    option(control, "off").click()
+    wait_for_app(page)
+    page.wait_for_function("() => location.search.includes('m_D.hidden1=off')", timeout=30_000)
+    seen = sigma_bars(page)
+    assert seen != step_bars  # D.hidden1 keeps its raw σ now
+    assert "lesson=6" in page.url and "m_D.hidden1=off" in page.url
+    page.get_by_text("Share this view and export its figures").click()
+    link = page.locator("code").filter(has_text="/spectral_norm?").first.inner_text().strip()
+    assert "lesson=6" in link and "m_D.hidden1=off" in link
+
+    # The link, opened by a student in a fresh browser, shows exactly that view.
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    student = context.new_page()
+    student.goto(link.replace("http://localhost", "http://127.0.0.1"))
+    wait_for_app(student)
+    control = student.locator(".st-key-m_D-hidden1")
+    assert option(control, "off").get_attribute("aria-checked") == "true"
+    assert student.get_by_text("Lesson · step 6 of").is_visible()
+    assert sigma_bars(student) == seen
+    context.close()
+
+
+def test_lesson_changes_reach_the_url_in_apptest():
+    """The same, without a browser: the URL Streamlit holds for the session carries the change."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../pages/spectral_norm.py", default_timeout=180)
+    at.query_params["lesson"] = "6"
+    at.run()
+    assert at.segmented_control(key="m_D.hidden1").value == "sn" and "m_D.hidden1" not in at.query_params
+    at.segmented_control(key="m_D.hidden1").set_value("off").run()
+    at.segmented_control(key="m_D.hidden2").set_value("bsn").run()
+    url = dict(at.query_params)
+    assert url.get("m_D.hidden1") in ("off", ["off"]) and url.get("m_D.hidden2") in ("bsn", ["bsn"]), url
+    assert any("m_D.hidden1=off" in c.value for c in at.code)  # the share link
+    # Next still moves on: step 7's own values replace the changes.
+    at.button(key="_lesson_next_spectral_norm").click().run()
+    assert at.segmented_control(key="m_in_x").value == "sn"
+
+
+def test_a_change_in_a_fragment_inside_a_lesson_is_in_the_link(server, chromium, page):
+    """The schedule page's sampling controls rerun only their fragment: the link must follow them too."""
+    from explainers.lessons import LESSONS
+    from explainers.schedule_view import PARAM
+
+    default = PARAM["steps"].default
+    k, step = next((k, s) for k, s in enumerate(LESSONS["noise_schedule"], 1) if s.params["steps"] != default)
+    page.goto(f"{server.url}/noise_schedule?lesson={k}")
+    wait_for_app(page)
+    slider = page.locator(".st-key-steps input[type=range]")
+    assert slider.input_value() == str(step.params["steps"])
+    slider.focus()
+    moves = default - step.params["steps"]
+    for _ in range(abs(moves)):  # back to the page default, which the URL binding alone leaves out
+        page.keyboard.press("ArrowRight" if moves > 0 else "ArrowLeft")
+    page.wait_for_function(f"() => new URLSearchParams(location.search).get('steps') === '{default}'", timeout=60_000)
+    assert f"lesson={k}" in page.url
+
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    student = context.new_page()
+    student.goto(page.url)
+    wait_for_app(student)
+    assert student.locator(".st-key-steps input[type=range]").input_value() == str(default)
+    context.close()

@@ -54,7 +54,7 @@ def test_deep_link_sn_toggle_then_train(server, page):
     # Streamlit turns the key m_D.hidden1 into the CSS class st-key-m_D-hidden1 (dot -> dash).
     control = page.locator(".st-key-m_D-hidden1")
     assert control.get_by_role("radiogroup", name="D.hidden1").is_visible()
-    control.get_by_role("radio", name="sn", exact=True).click()
+    control.get_by_role("radio", name="SN", exact=True).click()
     page.wait_for_function(f"() => Math.abs(({SIGMA_BARS})('σ after normalization')[1][0] - 1) < 0.05",
                            timeout=WAIT_MS)
     wait_for_app(page, WAIT_MS)
@@ -65,7 +65,7 @@ def test_deep_link_sn_toggle_then_train(server, page):
         assert after_sn[layer] == pytest.approx(raw[layer], rel=1e-5)
     assert bars(page, "raw σ") == raw
     assert "m_D.hidden1=sn" in page.url or "m_D%2Ehidden1=sn" in page.url
-    assert control.get_by_role("radio", name="sn", exact=True).get_attribute("aria-checked") == "true"
+    assert control.get_by_role("radio", name="SN", exact=True).get_attribute("aria-checked") == "true"
     bound_sn = metric(page, "Lipschitz bound, with these modes")
     assert bound_sn < bound_before
     # The chain bound is the product of D's sigmas, so dividing D.hidden1 by its sigma divides the bound.
@@ -83,12 +83,12 @@ def test_deep_link_sn_toggle_then_train(server, page):
     assert page.locator('[data-testid="stException"]').count() == 0
 
     last_run = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Last run:").inner_text()
-    assert "D.hidden1=sn" in last_run and "100 steps" in last_run
+    assert "D.hidden1=SN" in last_run and "100 steps" in last_run
     titles = page.evaluate(PLOT_TITLES)
-    assert any(t[:1] == ["losses (D blue, G orange)"] for t in titles), titles
+    assert any(t[:1] == ["losses"] for t in titles), titles
     losses = page.evaluate("""() => {
         const p = [...document.querySelectorAll('.js-plotly-plot')].find(p => ((p._fullLayout || {}).annotations || [])
-            .some(a => a.text === 'losses (D blue, G orange)'));
+            .some(a => a.text === 'losses'));
         return p._fullData.filter(t => t.xaxis === 'x').map(t => [t.name, t.x.length, Array.from(t.y)]);
     }""")
     assert [name for name, _, _ in losses] == ["D loss", "G loss"]
@@ -120,12 +120,12 @@ def test_denoiser_toggle_changes_its_samples_then_a_fine_tune_wins_modes_back(se
     assert before["name"] == "with these modes: all off"
 
     for layer in ("hidden1", "hidden2"):
-        page.locator(f".st-key-m_{layer}").get_by_role("radio", name="sn", exact=True).click()
-        page.wait_for_function(f"() => (({SAMPLES_WITH_MODES})() || {{}}).name?.includes('{layer}=sn')",
+        page.locator(f".st-key-m_{layer}").get_by_role("radio", name="SN", exact=True).click()
+        page.wait_for_function(f"() => (({SAMPLES_WITH_MODES})() || {{}}).name?.includes('{layer}=SN')",
                                timeout=WAIT_MS)
         wait_for_app(page, WAIT_MS)
     after = page.evaluate(SAMPLES_WITH_MODES)
-    assert after["name"] == "with these modes: hidden1=sn, hidden2=sn"
+    assert after["name"] == "with these modes: hidden1=SN, hidden2=SN"
     assert sum(abs(a - b) for a, b in zip(after["x"], before["x"])) / 50 > 0.1  # the samples moved
 
     page.get_by_role("button", name="Fine-tune", exact=True).click()
@@ -133,7 +133,7 @@ def test_denoiser_toggle_changes_its_samples_then_a_fine_tune_wins_modes_back(se
     wait_for_app(page, WAIT_MS)
     assert page.locator('[data-testid="stException"]').count() == 0
     last_run = page.locator('[data-testid="stMarkdownContainer"]').filter(has_text="Last run:").inner_text()
-    assert "hidden1=sn, hidden2=sn" in last_run and "300 steps (completed)" in last_run
+    assert "hidden1=SN, hidden2=SN" in last_run and "300 steps (completed)" in last_run
     # Mode coverage: one mode of 8 right after SN, all of them back after 300 steps at lr 0.001.
     assert "mode coverage 0.12 at the first snapshot, 1.00 at the last" in last_run
     titles = page.evaluate(PLOT_TITLES)

@@ -46,6 +46,8 @@ SAMPLES = {
     "image": [lambda: F.image(RNG.normal(size=(8, 8)), "Image at t = 10")],
     "generation_panels": [lambda: F.generation_panels([("linear", POINTS), ("cosine", POINTS[::-1])]),
                           lambda: F.generation_panels([("linear", POINTS)],
+                                                      density=(GRID, -0.5 * (GRID[None] ** 2 + GRID[:, None] ** 2))),
+                          lambda: F.generation_panels([("linear", POINTS)], level=-2.0,
                                                       density=(GRID, -0.5 * (GRID[None] ** 2 + GRID[:, None] ** 2)))],
     "step_curve": [lambda: F.step_curve(T[:5], [("mode coverage", RNG.random(5))], "step", "fraction"),
                    lambda: F.step_curve(T[:5], [("a", RNG.random(5)), ("b", RNG.random(5))], "step", "y",
@@ -64,6 +66,7 @@ SAMPLES = {
     "power_trace": [lambda: F.power_trace(np.linspace(0.5, 1.9, 12), np.float64(1.95), "conv1")],
     "sigma_bars": [lambda: F.sigma_bars(["l1", "l2"], [2.5, 0.7], [1.0, 0.7])],
     "conv_norm_bars": [lambda: F.conv_norm_bars(["c1", "c2"], [("reshaped σ", [1.0, 2.0]), ("operator", [1.2, 2.4])])],
+    "coverage_curve": [lambda: F.coverage_curve(np.arange(0, 500, 100), np.array([0.0, 1, 3, 8, 8]), 8)],
     "training_curves": [lambda: F.training_curves(np.arange(0, 100, 10), [
         ("loss", [("loss", list(RNG.random(10)))], True),
         ("σ", [("l1", list(RNG.random(8) + 1)), ("l2", list(RNG.random(8) + 1))], False)])],
@@ -200,3 +203,61 @@ def test_subplot_grid_matches_make_subplots():
         assert same(ours, ref) == [], (rows, cols)
     with pytest.raises(ValueError):  # like make_subplots: spacing too large for the number of rows
         F._grid(["a"] * 6, cols=1, rows=6, vspace=0.24)
+
+
+# Charts a student can read (issue 14, item 15): decade-only log ticks, integer index ticks, a legend.
+SCHEDULE_BUILDERS = ("schedule_curves", "variance_split", "snr_curves", "measured_vs_theory")
+
+
+@pytest.mark.parametrize("name", SCHEDULE_BUILDERS)
+def test_schedule_charts_label_log_axes_at_powers_of_ten_and_t_at_integers(name):
+    for call in SAMPLES[name]:
+        layout = call().to_plotly_json()["layout"]
+        axes = {k: v for k, v in layout.items() if k.startswith(("xaxis", "yaxis"))}
+        for key, axis in axes.items():
+            if axis.get("type") == "log":
+                # Over a decade or more, ticks an integer number of decades apart: Plotly then labels 10^k only,
+                # never a bare "2" or "5"; over less, every label is the full number ("~g": 20, not 2).
+                decades = isinstance(axis.get("dtick"), int) and axis["dtick"] >= 1 \
+                    and axis.get("exponentformat") == "power"
+                assert decades or axis.get("tickformat") == "~g", (name, key, axis)
+            if key.startswith("xaxis"):
+                assert axis.get("tickformat") == "d" and float(axis["dtick"]).is_integer(), (name, key, axis)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_no_log_axis_labels_a_tick_with_a_bare_digit(name):
+    for call in SAMPLES[name]:
+        layout = call().to_plotly_json()["layout"]
+        for key, axis in layout.items():
+            if key.startswith(("xaxis", "yaxis")) and axis.get("type") == "log":
+                decades = isinstance(axis.get("dtick"), int) and axis.get("exponentformat") == "power"
+                assert decades or axis.get("tickformat") == "~g", (name, key, axis)
+
+
+@pytest.mark.parametrize("name", SCHEDULE_BUILDERS + ("generation_panels",))
+def test_schedule_charts_with_several_traces_name_each_in_a_legend_or_a_title(name):
+    for call in SAMPLES[name]:
+        fig = call().to_plotly_json()
+        traces = fig["data"]
+        titles = [a["text"] for a in fig["layout"].get("annotations", [])]
+        shown = [t for t in traces if t.get("showlegend", True) and t.get("name")]
+        # Each line or marker set is in the legend, or is the only data trace of a titled panel.
+        for t in traces:
+            if t["type"] == "contour":
+                continue
+            assert t.get("name"), (name, t["type"])
+            assert t in shown or t.get("legendgroup") in {u.get("legendgroup") for u in shown} \
+                or (len(titles) >= 1 and name == "generation_panels"), (name, t.get("name"))
+        if len(shown) > 1:
+            assert fig["layout"].get("showlegend", True) is not False
+
+
+def test_index_ticks_are_whole_steps_for_short_schedules():
+    layout = F.schedule_curves(np.arange(10), [("linear", np.linspace(0.1, 0.2, 10), np.linspace(1, 0.1, 10))]
+                               ).to_plotly_json()["layout"]
+    assert layout["xaxis"]["dtick"] == 2 and layout["xaxis"]["tick0"] == 0
+    long = F.schedule_curves(np.arange(1000), [("linear", np.linspace(1e-4, 0.02, 1000), np.linspace(1, 0, 1000))]
+                             ).to_plotly_json()["layout"]
+    assert long["xaxis"]["dtick"] == 200
+    assert long["yaxis"]["dtick"] == 1  # β from 10^-4 to 2·10^-2: about two decades, one label each

@@ -70,7 +70,7 @@ def test_one_sessions_actions_do_not_change_another_sessions_view(server, chromi
 
         # A: switch a discriminator layer to SN and train live for 100 steps.
         a_spectral, _ = open_view(ctx_a, f"{server.url}/spectral_norm?train_steps=100", N_FIGURES["spectral_norm"])
-        a_spectral.locator(".st-key-m_D-hidden1").get_by_role("radio", name="sn", exact=True).click()
+        a_spectral.locator(".st-key-m_D-hidden1").get_by_role("radio", name="SN", exact=True).click()
         wait_for_app(a_spectral)
         a_spectral.wait_for_function("() => location.search.includes('m_D.hidden1=sn')")
         assert figure_data(a_spectral, N_FIGURES["spectral_norm"]) != spectral_before

@@ -62,3 +62,32 @@ def test_any_query_never_raises_and_values_stay_valid(query):
             assert value in p.choices
         elif p.kind == "multi":
             assert 1 <= len(value) <= p.max_count and set(value) <= set(p.choices)
+
+
+def test_a_repeated_key_says_which_value_is_used():
+    """?T=10&T=20 used 20 silently."""
+    from explainers.schedule_view import PARAMS
+
+    state = read_url(PARAMS, {"T": ["10", "20"]})
+    assert state.values["T"] == 20
+    assert state.notices == ("URL parameter 'T' (Diffusion steps T) was given 2 times; the last, 20, is used.",)
+    assert read_url(PARAMS, {"T": ["20"]}).notices == ()  # given once: nothing to say
+    assert read_url(PARAMS, {"schedule": ["linear", "cosine"]}).notices == ()  # a multi key repeats by design
+
+
+def test_a_value_above_a_narrowed_range_names_the_largest_valid_value():
+    """?T=10&t=500 said 'the default 9 is used': 9 is the largest valid t, and the control shows it."""
+    from explainers.schedule_view import dependent_params
+
+    t = dependent_params(10, 10)["t"]
+    value, notice = t.parse(["500"])
+    assert value == 9 == t.high
+    assert notice.endswith("got `500`, so the largest valid value, 9, is used.") and "[0, 9]" in notice
+    assert "default" not in notice
+    # Where the control's default is not the end of the range, the notice says the default, truthfully.
+    wide = dependent_params(1000, 50)["t"]
+    value, notice = wide.parse(["1500"])
+    assert value == 499 and notice.endswith("so the default 499 is used.") and "with the current settings" in notice
+    step = dependent_params(1000, 20)["step"]
+    assert step.parse(["30"]) == (20, step.parse(["30"])[1]) and "largest valid value, 20" in step.parse(["30"])[1]
+    assert wide.parse(["abc"])[1].endswith("so the default 499 is used.")  # not a number at all: as before

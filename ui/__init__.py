@@ -86,10 +86,15 @@ def training_slot():
         st.warning(note, icon=":material/settings:")
     waiting = st.empty()
     started = time.perf_counter()
-    while not slots.acquire(timeout=0.25):
-        waiting.info(f"Waiting for a free training slot: this server trains at most {slots.n} run(s) at once, "
-                     f"so that everyone else's page stays quick. {slots.waiting} waiting; "
-                     f"{time.perf_counter() - started:.0f} s so far.", icon=":material/hourglass_top:")
+    place = slots.join()
+    try:
+        while not place.take(timeout=0.25):
+            waiting.info(f"Waiting for a free training slot: this server trains at most {slots.n} run(s) at once, "
+                         f"so that everyone else's page stays quick. You are number {place.position} of "
+                         f"{slots.waiting} in line; {time.perf_counter() - started:.0f} s so far.",
+                         icon=":material/hourglass_top:")
+    finally:
+        place.leave()
     waiting.empty()
     try:
         yield
@@ -114,7 +119,7 @@ def page_start(page: str, params, title: str, summary: str) -> tuple[str, str, l
 def level_selector(default: str = "Moderate") -> str:
     """Easy / Moderate / Hard, bound to the URL as ?level=."""
     return st.segmented_control("Explanation level", ("Easy", "Moderate", "Hard"), default=default, key="level",
-                                bind="query-params", help=LEVEL_HELP) or default
+                                bind="query-params", help=LEVEL_HELP, wrap=True) or default
 
 
 def explanation(level: str, prose) -> None:
@@ -150,8 +155,10 @@ def fix_first_run_mode() -> None:
         st.rerun()
 
 
-def widget(p: Param, where=st, check_url: bool = False, **overrides):
-    """Draw the control for `p`, bound to the URL under its key (Streamlit's own URL binding)."""
+def widget(p: Param, where=st, check_url: bool = False, buttons: bool = False, **overrides):
+    """Draw the control for `p`, bound to the URL under its key (Streamlit's own URL binding).
+    A choice with labels shows words and keeps its identifier in the URL (_worded_choice); `buttons`
+    draws such a choice as a row of buttons instead of a drop-down."""
     kw = dict(key=p.key, bind="query-params", help=p.help or None)
     kw.update(overrides)
     if check_url and p.key in st.query_params:
@@ -164,6 +171,8 @@ def widget(p: Param, where=st, check_url: bool = False, **overrides):
     if p.kind in ("int", "float") and isinstance(current, (int, float)) and not p.low <= current <= p.high:
         # e.g. a lesson step set t = 499 but the link narrowed T to 100: fall back instead of failing.
         st.session_state[p.key] = min(max(current, p.low), p.high)
+    if p.labels and p.kind in ("choice", "multi"):
+        return _worded_choice(p, where, buttons, kw)
     if p.kind == "multi":
         return tuple(where.multiselect(p.label, p.choices, default=list(p.default),
                                        max_selections=p.max_count, **kw))
@@ -179,6 +188,41 @@ def widget(p: Param, where=st, check_url: bool = False, **overrides):
         return where.slider(p.label, int(p.low), int(p.high), int(p.default), int(p.step or 1), **kw)
     kw.setdefault("format", "%g")
     return where.slider(p.label, float(p.low), float(p.high), float(p.default), float(p.step), **kw)
+
+
+def _worded_choice(p: Param, where, buttons: bool, kw: dict):
+    """A choice that shows words ("variance exploding") while the URL keeps the identifier.
+
+    Streamlit's URL binding writes a control's displayed text into the URL and drops a URL value that is
+    not one of those texts, so a worded control would rewrite every shared link. This control is not
+    bound: it starts from the URL's value (read as read_url reads it) and writes its value back itself,
+    leaving out a value equal to the one the page would start from anyway: the default, or the open
+    lesson step's value.
+    """
+    kw = {k: v for k, v in kw.items() if k != "bind"}
+    if p.key not in st.session_state:  # first run of this control in this session: the URL decides
+        value = p.parse(st.query_params.get_all(p.key))[0] if p.key in st.query_params else p.default
+        st.session_state[p.key] = list(value) if p.kind == "multi" else value
+    if p.kind == "multi":
+        value = tuple(where.multiselect(p.label, p.choices, format_func=p.word, max_selections=p.max_count, **kw))
+    elif buttons:
+        value = where.segmented_control(p.label, p.choices, format_func=p.word, wrap=True, **kw) or p.default
+    else:
+        value = where.selectbox(p.label, p.choices, format_func=p.word, **kw)
+    page = st.session_state.get("_current_page")
+    step_no = st.session_state.get(f"_lesson_step_{page}", 0) if page else 0
+    reference = p.default
+    if step_no:
+        from explainers.lessons import LESSONS
+
+        reference = LESSONS[page][step_no - 1].params.get(p.key, p.default)
+    wanted = p.to_url(value) if p.to_url(value) != p.to_url(reference) else []
+    if st.query_params.get_all(p.key) != wanted:
+        if wanted:
+            st.query_params[p.key] = wanted if p.kind == "multi" else wanted[0]
+        else:
+            del st.query_params[p.key]
+    return value
 
 
 def url_notices(page: str, params: Iterable[Param], extra_keys: Iterable[str] = (),
@@ -213,9 +257,7 @@ def _canonical_url(params: list[Param], query: dict, values: dict) -> None:
         if raw is None:
             continue
         value = values[p.key]
-        # Exactly the value read_url settled on (a float keeps all its digits, not the display format).
-        canonical = ([str(int(value))] if p.kind == "int" else [repr(float(value))] if p.kind == "float"
-                     else p.to_url(value))
+        canonical = _url_strings(p, value)
         mark = (p.key, tuple(raw))
         if raw == canonical or mark in handled:
             continue
@@ -229,6 +271,11 @@ def _canonical_url(params: list[Param], query: dict, values: dict) -> None:
         except StreamlitAPIException:
             continue  # already bound to a control drawn on this run (the sidebar seed): the binding decides
         _set_binding_seed(p.key, canonical if keep else None)
+
+
+def _url_strings(p: Param, value) -> list[str]:
+    """`value` as it is written in the URL: exactly (a float keeps all its digits, not the display format)."""
+    return [str(int(value))] if p.kind == "int" else [repr(float(value))] if p.kind == "float" else p.to_url(value)
 
 
 def _set_binding_seed(key: str, values: list[str] | None) -> None:
@@ -306,6 +353,16 @@ def figure(fig, caption: str, key: str | None = None, page: str | None = None) -
         page = st.session_state.get("_current_page")
     if page:
         st.session_state.setdefault(f"_figures_{page}", {})[name] = (name, fig, caption)
+        if _in_fragment():
+            # A fragment's rerun never reaches share_and_export; its figures come after its controls.
+            keep_lesson_changes_in_url(page)
+
+
+def _in_fragment() -> bool:
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx and getattr(ctx, "fragment_ids_this_run", None))
 
 
 class Timer:
@@ -349,6 +406,52 @@ def _apply_step(step, page_keys: set[str], only_missing: bool) -> None:
             st.session_state[key] = list(value) if isinstance(value, tuple) else value
 
 
+_PAGE_PARAMS: dict[str, dict[str, Param]] = {}  # each page's URL parameters by key, recorded by classroom()
+
+
+def keep_lesson_changes_in_url(page: str) -> None:
+    """While a lesson step is open, write every control whose value differs from the step's into the URL.
+
+    A link with ?lesson=K applies the step's values to the controls missing from it, and Streamlit's URL
+    binding leaves out a value equal to the control's default: a change back to the default (D.hidden1
+    from the step's sn to off) vanished from the link, which then reopened sn. Written explicitly, the
+    value wins when the link is opened. Call it after the controls are drawn (share_and_export, figure).
+
+    The binding forbids st.query_params for a bound key, so this writes through the QueryParams object
+    behind it (Streamlit 1.67: set_with_no_forward_msg, _send_query_param_msg, get_binding_for_param).
+    If an upgrade renames them nothing breaks here, and tests/test_browser_classroom.py's lesson-link
+    test fails.
+    """
+    from explainers.lessons import LESSONS
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    step_no = st.session_state.get(f"_lesson_step_{page}", 0)
+    ctx = get_script_run_ctx()
+    if not step_no or ctx is None or page not in _PAGE_PARAMS:
+        return
+    step_params = LESSONS[page][step_no - 1].params
+    values = {key: st.session_state.get(key) for key in step_params}  # read before holding the state's lock
+    try:
+        with ctx.session_state.query_params() as qp:
+            changed = False
+            for key, step_value in step_params.items():
+                p, value = _PAGE_PARAMS[page].get(key), values[key]
+                binding = qp.get_binding_for_param(key)
+                # Only controls drawn on this run: one that is not on the page has nothing to reproduce.
+                if p is None or binding is None or binding.widget_id not in ctx.shared.widget_ids_this_run:
+                    continue
+                if value is None or p.to_url(value) == p.to_url(step_value):
+                    continue
+                wanted = _url_strings(p, value)
+                if qp.get_all(key) != wanted:
+                    qp.set_with_no_forward_msg(key, wanted if p.kind == "multi" else wanted[0])
+                    changed = True
+            if changed:
+                qp._send_query_param_msg()
+    except AttributeError:
+        return
+
+
 def classroom(page: str, params: Iterable[Param]) -> list[str]:
     """Read the page's classroom flags from the URL and set the page up for them.
 
@@ -359,7 +462,8 @@ def classroom(page: str, params: Iterable[Param]) -> list[str]:
     from explainers.lessons import LESSONS
 
     steps = LESSONS[page]
-    page_keys = {p.key for p in params}
+    _PAGE_PARAMS[page] = {p.key: p for p in params}
+    page_keys = set(_PAGE_PARAMS[page])
     notices = []
     raw = _query_value("lesson")
     step_no = 0
@@ -389,10 +493,37 @@ def classroom(page: str, params: Iterable[Param]) -> list[str]:
     return notices
 
 
+# Nothing a class must read is cut off, at any width (tests/test_browser_layout.py checks it).
+FIT_CSS = (
+    # Display equations break after a relation or operator, as inline KaTeX does, instead of being cut;
+    # the padding holds the 2 px that KaTeX's fraction and root boxes stick out past a full line.
+    ".katex-display > .katex { white-space: normal; padding: 0 0.2em; }"
+    # Sidebar page names and metric labels wrap onto a second line instead of ending in an ellipsis.
+    '[data-testid="stSidebarNavLink"] { height: auto; min-height: 2rem; }'
+    '[data-testid="stSidebarNavLink"] span, [data-testid="stSidebarNavLink"] .stMarkdownEllipsis, '
+    '[data-testid="stMetricLabel"] .stMarkdownEllipsis, .stMarkdownEllipsis p'
+    " { white-space: normal; overflow: visible; text-overflow: clip; }"
+    '[data-testid="stMetricLabel"], [data-testid="stMetricLabel"] > div { height: auto; }'
+    '[data-testid="stPageLink"] span, [data-testid="stPageLink"] p'
+    " { white-space: normal; overflow: visible; text-overflow: clip; }"
+    # The home page's cards (their layout wrappers) share a row while each can be 17rem wide, else they wrap.
+    '.st-key-home_cards > div:has(> [class*="st-key-home_card_"]) { flex: 1 1 17rem; min-width: min(100%, 17rem); }'
+)
+# Presenter view: bigger text, and the page's width for content rather than for margins.
+PRESENT_CSS = ("html { font-size: 21px; }"
+               ".stMainBlockContainer { max-width: 96vw; padding: 2.5rem 1.5rem 6rem; }")
+
+
+def plain_page_view() -> None:
+    """A page without lessons or controls (home): the same fitting rules, and presenter view on ?present=true."""
+    raw = _query_value("present")
+    _presenter_css(raw is not None and raw.lower() in ("true", "1"), [])
+
+
 def _presenter_css(present: bool, hidden: list[str]) -> None:
-    rules = []
+    rules = [FIT_CSS]
     if present:
-        rules.append("html { font-size: 21px; } .stMainBlockContainer { max-width: 96vw; }")
+        rules.append(PRESENT_CSS)
     for key in hidden:
         if key == "sidebar":
             rules.append('[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] { display: none; }')
@@ -433,12 +564,13 @@ def lesson_panel(page: str) -> None:
         st.markdown(f"**Question:** {step.question}")
         with st.expander("Show the answer"):
             st.markdown(step.answer)
-        c1, c2, c3, _ = st.columns([1, 1, 1, 3])
-        c1.button("Previous", icon=":material/arrow_back:", disabled=step_no == 1, on_click=go,
-                  args=(step_no - 1,), key=f"_lesson_prev_{page}")
-        c2.button("Next", icon=":material/arrow_forward:", disabled=step_no == len(steps), on_click=go,
-                  args=(step_no + 1,), key=f"_lesson_next_{page}")
-        c3.button("End lesson", icon=":material/close:", on_click=go, args=(0,), key=f"_lesson_end_{page}")
+        # A wrapping row of buttons at their natural width: fixed columns cut labels to "Pr…" on a projector.
+        row = st.container(horizontal=True, wrap=True, key="lesson_buttons")
+        row.button("Previous", icon=":material/arrow_back:", disabled=step_no == 1, on_click=go,
+                   args=(step_no - 1,), key=f"_lesson_prev_{page}")
+        row.button("Next", icon=":material/arrow_forward:", disabled=step_no == len(steps), on_click=go,
+                   args=(step_no + 1,), key=f"_lesson_next_{page}")
+        row.button("End lesson", icon=":material/close:", on_click=go, args=(0,), key=f"_lesson_end_{page}")
 
 
 def current_link() -> str:
@@ -460,6 +592,7 @@ def share_and_export(page: str, extra: dict | None = None) -> None:
     """'Copy link' for this view, and a one-click zip of every figure on the page (CSV, PNG, SVG)."""
     from explainers.exports import figure_pack
 
+    keep_lesson_changes_in_url(page)  # before the link is read: it must carry every change made in a lesson
     figures = list(st.session_state.get(f"_figures_{page}", {}).values())
     link = current_link()
     with st.expander("Share this view and export its figures", icon=":material/share:"):

@@ -1,5 +1,8 @@
 """What the noise-schedule page says, at three levels, and the misconceptions it corrects."""
 
+from explainers.claims import Claim
+
+
 SUMMARY = (
     "A noise schedule decides how much of the data survives and how much noise is mixed in at every "
     "diffusion step; here you can move it and watch signal variance, noise variance, SNR and a small "
@@ -57,9 +60,86 @@ MISCONCEPTIONS = [
         "backwards: it starts from pure noise and removes noise step by step until data remains.",
     ),
     (
+        "“VP stands for Variance *Proportional*.”",
+        "No: VP means variance *preserving*. If the data has variance 1, every noisy x_t has variance "
+        "ᾱ_t + (1 − ᾱ_t) = 1 too (figures 2 and 4): the noise replaces signal instead of being added on "
+        "top, as it is in the variance-exploding contrast.",
+    ),
+    (
+        "“Noise starts small so the model learns gradually, like a curriculum.”",
+        "No. Training does not walk through the schedule: every example of every training step gets its "
+        "own noise level drawn at random (here a random log-SNR; in DDPM a random t), so the model sees "
+        "nearly clean and nearly pure-noise inputs from the first step on. The schedule only fixes what "
+        "each step t means when sampling.",
+    ),
+    (
         "“The last step of a schedule is pure noise.”",
-        "Usually not quite: the linear schedule ends at ᾱ ≈ 4·10⁻⁵, so a trace of the data survives and "
-        "the model learns to rely on it. Zero terminal SNR (Lin et al. 2023) rescales the schedule so the "
+        "Usually not quite: the linear schedule ends at ᾱ ≈ 4·10⁻⁵, so a trace of the data survives at "
+        "the last step. Zero terminal SNR (Lin et al. 2023) rescales the schedule so the "
         "last step really is pure noise, and log-SNR there is −∞.",
     ),
 ]
+
+
+# The claims this page makes and the test behind each (explainers/claims.py).
+_TESTS = "tests/test_claims_schedule.py::"
+
+CLAIMS: tuple[Claim, ...] = (
+    Claim(says="VP keeps Var[x_t] = 1 when Var[x₀] = 1, for every family",
+          test=_TESTS + "test_vp_total_variance_is_one",
+          where="Moderate and Hard levels, figures 2 and 4"),
+    Claim(says="Signal variance ᾱ and noise variance 1 − ᾱ sum to 1",
+          test=_TESTS + "test_signal_and_noise_variance_sum_to_one",
+          where="figure 2"),
+    Claim(says="ᾱ_t falls with every step",
+          test=_TESTS + "test_alpha_bar_decreases",
+          where="figure 1"),
+    Claim(says="ᾱ = sigmoid(log-SNR)",
+          test=_TESTS + "test_alpha_bar_is_sigmoid_of_log_snr",
+          where="Hard level"),
+    Claim(says="Zero terminal SNR makes the last ᾱ exactly 0 and log-SNR −∞",
+          test=_TESTS + "test_zero_terminal_snr_ends_at_exactly_zero",
+          where="figure 3, misconceptions, lesson step 5"),
+    Claim(says="The linear schedule ends at ᾱ ≈ 4·10⁻⁵, not pure noise",
+          test=_TESTS + "test_linear_schedule_ends_near_but_not_at_zero",
+          where="misconceptions"),
+    Claim(says="Cosine keeps more signal halfway than linear",
+          test=_TESTS + "test_cosine_keeps_more_signal_halfway_than_linear",
+          where="Moderate level, lesson step 2"),
+    Claim(says="Linear β_t rises in equal steps, drawn on a log scale",
+          test=_TESTS + "test_linear_betas_rise_in_equal_steps_on_a_log_panel",
+          where="lesson step 1"),
+    Claim(says="VE total variance is 1 + σ² (2501 at the last step)",
+          test=_TESTS + "test_ve_total_variance_is_one_plus_sigma_squared",
+          where="figure 2, lesson step 3"),
+    Claim(says="Flow-matching variance (1 − σ)² + σ² dips to 0.5 at σ = 0.5",
+          test=_TESTS + "test_flow_matching_variance_dips_to_half",
+          where="figure 4, lesson step 4"),
+    Claim(says="A VP schedule is fixed by its parameters, not adapted to gradients",
+          test=_TESTS + "test_a_schedule_is_a_fixed_function_of_its_parameters",
+          where="misconceptions"),
+    Claim(says="The schedule is not a curriculum: training draws noise levels at random",
+          test=_TESTS + "test_training_draws_noise_levels_at_random_every_step",
+          where="misconceptions"),
+    Claim(says="Sampling walks from pure noise to data",
+          test=_TESTS + "test_sampling_walks_from_pure_noise_to_data",
+          where="Moderate level, misconceptions"),
+    Claim(says="v-prediction samples fine at zero terminal SNR (ᾱ = 0)",
+          test=_TESTS + "test_v_prediction_samples_at_zero_terminal_snr",
+          where="Hard level"),
+    Claim(says="Betas that underflow ᾱ are rejected, naming the parameter",
+          test=_TESTS + "test_extreme_betas_are_rejected_naming_the_parameter",
+          where="Cannot-build notice"),
+    Claim(says="The true data scores best on the log-density gap",
+          test=_TESTS + "test_true_data_scores_best_on_the_quality_score",
+          where="figure 6 table and caption"),
+    Claim(says="A sampler with log-SNR frozen never beats the true data",
+          test=_TESTS + "test_a_sampler_with_log_snr_frozen_never_beats_the_true_data",
+          where="figure 6 table"),
+    Claim(says="The default samples are under-dispersed, and the page says so",
+          test=_TESTS + "test_the_shipped_samples_at_the_default_view_are_closer_than_broken_but_not_better_than_data",
+          where="figure 6"),
+    Claim(says="Figure 6's line encloses 95% of the true data",
+          test=_TESTS + "test_density_line_encloses_the_stated_share",
+          where="figure 6 caption"),
+)

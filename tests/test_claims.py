@@ -1,0 +1,32 @@
+"""Every claim a page makes names a test that exists, and the README lists every claim."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from explainers.claims import all_claims
+
+ROOT = Path(__file__).resolve().parents[1]
+CLAIMS = [(page, c) for page, claims in all_claims().items() for c in claims]
+
+
+def test_every_page_makes_claims():
+    assert {page for page, _ in CLAIMS} == {"noise_schedule", "backward_noise_init", "spectral_norm"}
+
+
+@pytest.mark.parametrize("page,claim", CLAIMS, ids=[c.says[:50] for _, c in CLAIMS])
+def test_each_claim_names_a_test_that_exists(page, claim):
+    path, _, name = claim.test.partition("::")
+    file = ROOT / path
+    assert path.startswith("tests/test_") and file.exists(), claim.test
+    tree = ast.parse(file.read_text())
+    functions = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    assert name in functions and name.startswith("test_"), f"{claim.test} is not a test function"
+
+
+def test_readme_lists_every_claim_with_its_test():
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## What the pages claim"):]
+    for _, claim in CLAIMS:
+        assert claim.says in table and claim.test.split("::")[1] in table, claim.says
