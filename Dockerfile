@@ -23,16 +23,17 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-# torch==2.13.0 from requirements.txt: the extra index offers 2.13.0+cpu, which pip prefers to PyPI's
-# CUDA build of 2.13.0 (a local version sorts above the bare one), so no CUDA libraries are downloaded.
+# requirements.txt names PyTorch's CPU index itself, so this image gets the same CPU build of torch as
+# the README's first command, and no CUDA libraries.
 COPY requirements.txt .
-RUN pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt
+RUN pip install -r requirements.txt
 
 # The app only (tests, benchmarks and docs are not needed to serve it).
 COPY .streamlit/ .streamlit/
 COPY app.py ./
 COPY pages/ pages/
 COPY ui/ ui/
+COPY server/ server/
 COPY explainers/ explainers/
 # The browser's copy of plotly.js (ui/live_chart.py), written now: the app folder is read-only to the app's user.
 RUN python -c "import sys; from ui.live_chart import write_plotly_js; sys.exit(write_plotly_js() is None)"

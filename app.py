@@ -6,8 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
+import server
 import ui
-from explainers.schedule_view import SEED
+from explainers.state import SEED
 
 EXPLAINERS = [
     # (file, url path, title, icon, what it teaches)
@@ -33,12 +34,24 @@ def home() -> None:
     ui.plain_page_view()
     # Cards in a wrapping row (ui.FIT_CSS gives them a minimum width): on a 1024-wide projector, three
     # fixed columns broke the titles mid-word and cut the links.
+    # Each card shows a live mini-figure from the same library calls as its page (a few ms each, so
+    # nothing to regenerate), and opens the page or its guided lesson at step 1.
+    from explainers.home_view import THUMBNAILS
+    from explainers.lessons import LESSONS
+
     cards = st.container(horizontal=True, wrap=True, key="home_cards")
-    for i, (page, (_, _, title, icon, teaches)) in enumerate(zip(pages, available)):
+    for i, (page, (_, url_path, title, icon, teaches)) in enumerate(zip(pages, available)):
         with cards.container(border=True, key=f"home_card_{i}"):
             st.subheader(f"{icon} {title}")
+            if url_path in THUMBNAILS:
+                fig, caption = THUMBNAILS[url_path]()
+                st.plotly_chart(fig, key=f"home_thumb_{url_path}", config={"staticPlot": True})
+                st.caption(caption)
             st.write(teaches)
             st.page_link(page, label=f"Open {title}", icon=":material/arrow_forward:")
+            if url_path in LESSONS:
+                st.page_link(page, label=f"Start the lesson ({len(LESSONS[url_path])} steps)",
+                             icon=":material/school:", query_params={"lesson": 1})
     st.caption(f"Running on {ui.device_info()[1]}.")
 
 
@@ -47,8 +60,7 @@ pages = [st.Page(f, url_path=u, title=t, icon=i) for f, u, t, i, _ in available]
 
 # A local favicon: a Material icon here would be fetched from Google at every page load.
 st.set_page_config(page_title="Noise Lab", page_icon=str(Path(__file__).parent / "ui" / "favicon.png"), layout="wide")
-ui.free_closed_sessions()
-ui.disable_nagle()
+server.start()  # once per process: session reaper, TCP_NODELAY, threads and device
 current = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), *pages])
 
 with st.sidebar:

@@ -15,9 +15,9 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+sys.path.insert(0, str(ROOT))  # as a script, Python puts bench/ on the path; the packages live in the root
 
-from _timing import machine_info, time_it  # noqa: E402
+from bench._timing import machine_info, time_it  # noqa: E402
 
 from explainers import backward_init as B  # noqa: E402
 from explainers.frame_model import load_frame_model  # noqa: E402

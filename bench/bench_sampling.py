@@ -19,13 +19,13 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+sys.path.insert(0, str(ROOT))  # as a script, Python puts bench/ on the path; the packages live in the root
 
-from _timing import machine_info, time_it  # noqa: E402
+from bench._timing import machine_info, time_it  # noqa: E402
 
 from explainers.models import Denoiser2D, load_denoiser2d  # noqa: E402
-from explainers.sampling import log_snr_of, sample_ddim, sample_ddpm, step_alphas_cumprod  # noqa: E402
-from explainers.schedules import make_schedule  # noqa: E402
+from explainers.sampling import sample_ddim, sample_ddpm, step_alphas_cumprod  # noqa: E402
+from explainers.schedules import log_snr_of, make_schedule  # noqa: E402
 
 
 def load_model(device: str):

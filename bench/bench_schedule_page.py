@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench"), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))  # as a script, Python puts bench/ on the path; the packages live in the root
 
-from _timing import machine_info, summarize  # noqa: E402
+from bench._timing import machine_info, summarize  # noqa: E402
 
 from explainers.device import configure_threads  # noqa: E402
 
@@ -105,8 +105,8 @@ def bench_server_rerun(repeats: int, cached: bool = False, env: dict | None = No
     import asyncio
 
     import websockets
-    from conftest import Server
-    from load_protocol import ProtocolSession
+    from bench.load.protocol_client import ProtocolSession
+    from devtools import Server
 
     async def drive(uri: str) -> tuple[list, list]:
         firsts, wholes = [], []
@@ -135,8 +135,9 @@ def bench_browser(repeats: int, fresh: bool = True) -> tuple[dict, float]:
     press goes one step further (a T never seen: the server samples again and the browser has nothing
     cached); otherwise presses go back and forth between two T values, whose figures both the server and
     the browser (Streamlit's message cache) hold after the first two."""
-    from conftest import CHROMIUM, CHROMIUM_ARGS, FIRST_CHART_X_LEN, Server, wait_for_app
     from playwright.sync_api import sync_playwright
+
+    from devtools import CHROMIUM, CHROMIUM_ARGS, FIRST_CHART_X_LEN, Server, wait_for_app
 
     srv = Server()
     try:
@@ -173,10 +174,10 @@ def bench_plotly_draw(repeats: int) -> dict[str, tuple[dict, dict]]:
     import json
 
     import plotly.io as pio
-    from conftest import CHROMIUM, CHROMIUM_ARGS
     from playwright.sync_api import sync_playwright
     from plotly.offline import get_plotlyjs
 
+    from devtools import CHROMIUM, CHROMIUM_ARGS
     from explainers import figures as F
     from explainers import schedule_view as V
     from explainers.state import read_url
@@ -241,12 +242,12 @@ def main(argv=None):
     print(f"real server, T move, rerun request -> first chart sent: p50 {first['p50_ms']:.1f} ms  p95 {first['p95_ms']:.1f} ms")
     print(f"real server, T move, rerun request -> script finished : p50 {whole['p50_ms']:.1f} ms  p95 {whole['p95_ms']:.1f} ms"
           f"  -> p95 / 50 ms budget = {whole['p95_ms'] / 50:.2f}")
-    # ui/nodelay.py against Streamlit's own sockets, with the samples cached so that the tail of each run is
+    # server/nodelay.py against Streamlit's own sockets, with the samples cached so that the tail of each run is
     # the same: Nagle's algorithm holds a run's last messages until the client acknowledges a large one.
     n = max(args.repeats, 60)
     _, off = bench_server_rerun(n, cached=True)
     _, on = bench_server_rerun(n, cached=True, env={"NOISE_LAB_KEEP_NAGLE": "1"})
-    print(f"real server, T move, samples cached ({n} moves): TCP_NODELAY set (ui/nodelay.py) p50 {off['p50_ms']:.1f} ms "
+    print(f"real server, T move, samples cached ({n} moves): TCP_NODELAY set (server/nodelay.py) p50 {off['p50_ms']:.1f} ms "
           f"p95 {off['p95_ms']:.1f} ms; Streamlit's sockets as they are p50 {on['p50_ms']:.1f} ms p95 {on['p95_ms']:.1f} ms"
           f" -> p95 ratio {on['p95_ms'] / off['p95_ms']:.2f}x")
     if not args.skip_browser:

@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+sys.path.insert(0, str(ROOT))  # as a script, Python puts bench/ on the path; the packages live in the root
 
-from _timing import machine_info, time_it  # noqa: E402
+from bench._timing import machine_info, time_it  # noqa: E402
 
 from explainers import spectral as S  # noqa: E402
 from explainers.device import configure_threads  # noqa: E402

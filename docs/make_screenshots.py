@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT))  # as a script, Python puts docs/ on the path; devtools/ lives in the root
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, Server, wait_for_app  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
+
+from devtools import CHROMIUM, CHROMIUM_ARGS, Server, wait_for_app, wait_until_settled  # noqa: E402
 
 # name: (path, viewport height, full page?). Width 1280: a laptop and the common projector width.
 SHOTS = {
@@ -36,8 +37,7 @@ def main() -> None:
             for name, (path, height, full_page) in SHOTS.items():
                 page = browser.new_page(viewport={"width": WIDTH, "height": height})
                 page.goto(srv.url + path)
-                wait_for_app(page)
-                page.wait_for_timeout(1500)  # let Plotly finish drawing
+                wait_until_settled(page)  # every chart drawn, every font and image in
                 if full_page:  # Streamlit scrolls inside its main section: grow the window to the content instead
                     tall = page.evaluate("() => document.querySelector('[data-testid=stMain]').scrollHeight")
                     page.set_viewport_size({"width": WIDTH, "height": min(int(tall), 6000)})

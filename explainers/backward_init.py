@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from explainers.frame_model import N_CONTEXT, x0_from_v
+from explainers.schedules import SHIFT_RANGE, flow_equivalent_alpha_bar, flow_shift
 from explainers.video_data import SIZE, make_clip
 
 READINGS = ("denoising_step", "temporal_index")
@@ -41,28 +42,18 @@ SELF_FORCING_TIMESTEPS = (1000, 750, 500, 250)
 
 # --- noise levels -----------------------------------------------------------------------------------
 
-def shift_sigma(sigma, shift: float):
-    """Time shift of flow matching (SD3, Wan): sigma' = s * sigma / (1 + (s - 1) * sigma).
-
-    s > 1 pushes every level towards pure noise, spending more of a few-step budget where the
-    coarse layout of a frame is decided. Works on floats, numpy arrays and tensors alike.
-    """
-    return shift * sigma / (1 + (shift - 1) * sigma)
-
-
 def shifted_sigmas(steps: int = 4, shift: float = 5.0) -> np.ndarray:
     """The few-step sigma list: timesteps 1000, 750, 500, 250 (for steps=4) over 1000, shifted.
 
     steps evenly spaced timesteps from 1000 down (1000 - 1000 k / steps), divided by 1000 and warped
-    by shift_sigma. Shift 5 gives [1, 0.9375, 0.8333, 0.625], Self-Forcing's denoising_step_list.
-    Returned as float64, highest (pure noise, sigma = 1) first.
+    by schedules.flow_shift. Shift 5 gives [1, 0.9375, 0.8333, 0.625], Self-Forcing's denoising_step_list.
+    Returned as float64, highest (pure noise, sigma = 1) first. shift must lie in schedules.SHIFT_RANGE.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= 1000:
-        raise ValueError(f"steps must be an integer in [1, 1000], got {steps!r}")
-    if isinstance(shift, bool) or not isinstance(shift, (int, float)) or not 0.01 <= shift <= 100:
-        raise ValueError(f"shift must be a number in [0.01, 100], got {shift!r}")
+    steps = _check_int("steps", steps, 1, 1000)
+    if isinstance(shift, bool) or not isinstance(shift, (int, float)):
+        raise ValueError(f"shift must be a number in [{SHIFT_RANGE[0]:g}, {SHIFT_RANGE[1]:g}], got {shift!r}")
     timesteps = 1000 - 1000 * np.arange(steps) / steps
-    return shift_sigma(timesteps / 1000, float(shift))
+    return flow_shift(timesteps / 1000, float(shift))
 
 
 def _check_sigmas(sigmas) -> np.ndarray:
@@ -159,14 +150,6 @@ def noise_level_matrix(reading: str, n_frames: int, sigmas, sigma_init: float = 
 
 # --- the forward process in both notations ----------------------------------------------------------
 
-def vp_alphas_cumprod(sigma):
-    """The VP abar equivalent to flow level sigma: abar = (1-sigma)^2 / ((1-sigma)^2 + sigma^2).
-
-    Same signal-to-noise ratio: abar / (1 - abar) = ((1 - sigma) / sigma)^2.
-    """
-    return (1 - sigma) ** 2 / ((1 - sigma) ** 2 + sigma**2)
-
-
 def vp_to_flow_scale(sigma):
     """The factor c with x_flow = c * x_vp at the same level: c = 1 / (sqrt(abar) + sqrt(1 - abar)).
 
@@ -183,7 +166,7 @@ def add_noise(x0: torch.Tensor, eps: torch.Tensor, sigma: float, form: str = "fl
     """Noise x0 to level sigma (Eq. 1's re-noising step).
 
     form="flow": (1 - sigma) x0 + sigma eps (Wan, Self-Forcing).
-    form="vp":   sqrt(abar) x0 + sqrt(1 - abar) eps with abar = vp_alphas_cumprod(sigma)
+    form="vp":   sqrt(abar) x0 + sqrt(1 - abar) eps with abar = flow_equivalent_alpha_bar(sigma)
                  (the VP form of Eq. 1); equals the flow state divided by vp_to_flow_scale(sigma).
     """
     _check_choice("form", form, FORMS)
@@ -192,7 +175,7 @@ def add_noise(x0: torch.Tensor, eps: torch.Tensor, sigma: float, form: str = "fl
         raise ValueError(f"sigma must be a number in [0, 1], got {sigma!r}")
     if form == "flow":
         return (1 - sigma) * x0 + sigma * eps
-    abar = vp_alphas_cumprod(sigma)
+    abar = flow_equivalent_alpha_bar(sigma)
     return math.sqrt(abar) * x0 + math.sqrt(1 - abar) * eps
 
 

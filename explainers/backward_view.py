@@ -1,16 +1,17 @@
-"""Everything the backward-noise-initialization page computes, as plain functions of its URL values."""
+"""Everything the backward-noise-initialization page computes, as plain functions of its view
+(state.BackwardView)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from explainers import backward_init as B
 from explainers.frame_model import N_CONTEXT  # noqa: F401  (the page's captions name it)
-from explainers.schedule_view import LEVEL, SEED
-from explainers.state import Param
+from explainers.schedules import SHIFT_RANGE
+from explainers.state import LEVEL, SEED, BackwardView, Param, as_view
 
 HORIZON = 8  # frames per training clip of the shipped model (explainers/train_video.py)
 READING_LABELS = {"denoising_step": "t = denoising step", "temporal_index": "t = frame index"}
@@ -25,7 +26,7 @@ PARAMS = (
     Param("compare", "Side by side: both readings on the same seed", "bool", True),
     Param("n_frames", "Frames to generate", "int", 32, 8, 128, 8),
     Param("steps", "Denoising steps per frame", "int", 4, 1, 8, 1),
-    Param("shift", "Time shift s of the sigma list", "float", 5.0, 1.0, 10.0, 0.5),
+    Param("shift", "Time shift s of the sigma list", "float", 5.0, 1.0, 10.0, 0.5, valid=SHIFT_RANGE),
     Param("init_schedule", "Where frame n starts (frame-index reading)", "choice", "constant",
           choices=B.INIT_SCHEDULES, labels=tuple(INIT_SCHEDULE_LABELS.items())),
     Param("sigma_init", "sigma_init (frame-index reading)", "float", 0.5, 0.01, 1.0, 0.01),
@@ -70,25 +71,41 @@ class Truth:
     brightness: np.ndarray
 
 
-def reading_list(v: dict) -> tuple[str, ...]:
+def rollout_settings(view: BackwardView) -> BackwardView:
+    """The view with only what a rollout depends on (the fields the others blank to fixed values), so a
+    cache keyed by it is shared by both readings and does not change when the training window moves."""
+    v = as_view(BackwardView, view)
+    return replace(v, reading=B.READINGS[0], compare=False, train_step=0, window_start=0, level="", notices=())
+
+
+def training_settings(view: BackwardView) -> BackwardView:
+    """rollout_settings with the training window's start and step kept: the key of section 4's images."""
+    v = as_view(BackwardView, view)
+    return replace(rollout_settings(v), train_step=v.train_step, window_start=v.window_start)
+
+
+def reading_list(view: BackwardView) -> tuple[str, ...]:
     """Which readings to run: both (chosen one first) in side-by-side mode, else the chosen one."""
-    if v["compare"]:
-        other = [r for r in B.READINGS if r != v["reading"]]
-        return (v["reading"], *other)
-    return (v["reading"],)
+    v = as_view(BackwardView, view)
+    if v.compare:
+        other = [r for r in B.READINGS if r != v.reading]
+        return (v.reading, *other)
+    return (v.reading,)
 
 
-def sigma_list(v: dict) -> np.ndarray:
+def sigma_list(view: BackwardView) -> np.ndarray:
     """The few-step σ list the page runs: steps levels at shift s."""
-    return B.shifted_sigmas(v["steps"], v["shift"])
+    v = as_view(BackwardView, view)
+    return B.shifted_sigmas(v.steps, v.shift)
 
 
-def run_reading(model, reading: str, v: dict) -> ReadingResult:
-    """One rollout of v['n_frames'] frames with the chosen reading, scored against the true ball."""
+def run_reading(model, reading: str, view: BackwardView) -> ReadingResult:
+    """One rollout of view.n_frames frames with the chosen reading, scored against the true ball."""
+    v = as_view(BackwardView, view)
     sigmas = sigma_list(v)
-    context, true_frames, true_positions = B.reference_clip(v["n_frames"], v["seed"])
-    out = B.rollout(model, v["n_frames"], reading, sigmas, sigma_init=v["sigma_init"], seed=v["seed"],
-                    form=v["form"], context=context, init_schedule=v["init_schedule"])
+    context, true_frames, true_positions = B.reference_clip(v.n_frames, v.seed)
+    out = B.rollout(model, v.n_frames, reading, sigmas, sigma_init=v.sigma_init, seed=v.seed,
+                    form=v.form, context=context, init_schedule=v.init_schedule)
     return ReadingResult(
         reading=reading,
         frames=out.frames[:, 0].numpy().astype(np.float32),
@@ -99,19 +116,21 @@ def run_reading(model, reading: str, v: dict) -> ReadingResult:
     )
 
 
-def truth(v: dict) -> Truth:
-    context, frames, _ = B.reference_clip(v["n_frames"], v["seed"])
+def truth(view: BackwardView) -> Truth:
+    v = as_view(BackwardView, view)
+    context, frames, _ = B.reference_clip(v.n_frames, v.seed)
     return Truth(frames[:, 0].numpy().astype(np.float32), B.ball_speed(frames, previous=context),
                  B.mean_gray_level(frames))
 
 
-def training_start(model, rollout_frames: np.ndarray, v: dict) -> dict:
+def training_start(model, rollout_frames: np.ndarray, view: BackwardView) -> dict:
     """Self-Forcing++ at training time: a window of the student's own long rollout, re-noised to a
     denoising-step level with Eq. 1, next to a start from pure noise (numpy, (HORIZON, 32, 32))."""
-    sigmas = B.shifted_sigmas(v["steps"], v["shift"])
+    v = as_view(BackwardView, view)
+    sigmas = B.shifted_sigmas(v.steps, v.shift)
     frames = torch.as_tensor(rollout_frames)[:, None]
-    out = B.training_window(model, frames, v["window_start"], window_length(v["n_frames"]),
-                            float(sigmas[v["train_step"]]), v["seed"])
+    out = B.training_window(model, frames, v.window_start, window_length(v.n_frames),
+                            float(sigmas[v.train_step]), v.seed)
     return {k: (val[:, 0].numpy() if isinstance(val, torch.Tensor) else val) for k, val in out.items()}
 
 

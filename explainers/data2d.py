@@ -238,6 +238,18 @@ def assign_modes(x, dataset) -> torch.Tensor:
     return torch.where(nearest <= ON_DATA_RADIUS * data.sigma, index, torch.full_like(index, -1))
 
 
+def mode_coverage(modes, n_samples: int, min_share: float = MIN_SHARE) -> float:
+    """The fraction of the N_MODES modes that are covered: mode k is covered when at least `min_share`
+    of its fair share n_samples / N_MODES of the samples lie on it (true data gives each mode about that).
+
+    `modes`: each sample's mode index (0 .. N_MODES - 1), or -1 for a sample on no mode (``assign_modes``).
+    The share keeps a handful of stray points from counting as a covered mode.
+    """
+    modes = torch.as_tensor(modes)
+    counts = torch.bincount(modes[modes >= 0], minlength=N_MODES)
+    return float((counts >= min_share * n_samples / N_MODES).double().mean())
+
+
 @lru_cache(maxsize=None)
 def _reference(name: str) -> tuple[torch.Tensor, float]:
     """Fresh true samples (fixed seed) and their mean pairwise distance E|Y - Y'|, computed once."""
@@ -297,10 +309,9 @@ def quality_score(samples, dataset) -> dict:
     * ``mean_log_density`` and ``data_log_density``: the two numbers the gap compares.
     * ``spread_ratio``: the samples' ``median_spread`` over the data's (1 for the data); below
       UNDER_DISPERSED the samples are ``under_dispersed``: tighter around the modes than the data.
-    * ``mode_coverage``: the fraction of the 8 modes that are covered. Each sample is assigned to
-      the mode whose support is nearest, if it is within 3 sigma of it; a mode is covered when it
-      receives at least 20% of its fair share, i.e. at least 0.2 * n / 8 samples (true data gives
-      each mode about n / 8).
+    * ``mode_coverage``: the fraction of the 8 modes that are covered (``mode_coverage``). Each sample
+      is assigned to the mode whose support is nearest, if it is within 3 sigma of it; a mode is covered
+      when it receives at least 20% of its fair share, i.e. at least 0.2 * n / 8 samples.
     * ``off_mode_fraction``: the fraction of samples farther than 3 sigma from every mode
       (at most about 0.01 for true samples).
     * ``energy_distance``: see ``energy_distance``; lower is better, but it hardly sees a wrong spread
@@ -315,8 +326,6 @@ def quality_score(samples, dataset) -> dict:
         raise ValueError("samples must hold at least one point, got shape (0, 2)")
     finite = torch.isfinite(x).all(dim=1)
     modes = assign_modes(x[finite], data)
-    counts = torch.bincount(modes[modes >= 0], minlength=N_MODES)
-    covered = counts >= MIN_SHARE * len(x) / N_MODES
     all_finite = bool(finite.all())
     ref = data_reference(data.name)
     mean_log_density = float(data.log_prob(x).mean()) if all_finite else -math.inf
@@ -327,7 +336,7 @@ def quality_score(samples, dataset) -> dict:
         "data_log_density": ref["mean_log_density"],
         "spread_ratio": spread_ratio,
         "under_dispersed": bool(spread_ratio < UNDER_DISPERSED),
-        "mode_coverage": float(covered.double().mean()),
+        "mode_coverage": mode_coverage(modes, len(x)),
         "off_mode_fraction": float(1 - (modes >= 0).sum() / len(x)),
         "energy_distance": energy_distance(x, data) if all_finite else math.inf,
     }

@@ -25,6 +25,11 @@ import plotly.graph_objects as go
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 CONTRAST_COLOR = "#D55E00"
 GREY = "#7f7f7f"
+# What a trace stands for, said by the caller, decides how it is drawn (never its label's text):
+SERIES = "series"  # one of several alike curves: the next palette colour
+CONTRAST = "contrast"  # the non-VP contrast to the VP schedules: always CONTRAST_COLOR
+REFERENCE = "reference"  # the truth a result is judged against (the true video): grey, dotted
+ROLES = (SERIES, CONTRAST, REFERENCE)
 LOG_SNR_FLOOR = -20.0  # where -inf is drawn
 FONT = dict(size=14)
 SUBPLOT_TITLE_FONT = dict(size=16)  # what make_subplots gives subplot titles
@@ -114,6 +119,18 @@ def _figure(traces: list, layout: dict, height: int, frames: list | None = None,
                      _validate=False)
 
 
+def _role_color(role: str, i: int) -> str:
+    """The colour of a trace with this role that is the i-th of its figure."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}; got {role!r}")
+    return {CONTRAST: CONTRAST_COLOR, REFERENCE: GREY}.get(role, PALETTE[i % len(PALETTE)])
+
+
+def _role(entry: tuple, n_fields: int) -> str:
+    """A series entry is its n_fields values, optionally followed by its role (SERIES when absent)."""
+    return entry[n_fields] if len(entry) > n_fields else SERIES
+
+
 def _nice_step(span: float, max_ticks: int = 8) -> int:
     """The smallest of 1, 2, 5, 10, 20, 50, ... that puts at most max_ticks ticks on `span` units."""
     step, k = 1, 0
@@ -200,12 +217,14 @@ def clip_log_snr(log_snr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return clipped, np.isneginf(log_snr)
 
 
-def snr_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray]]) -> go.Figure:
-    """Figure 3: SNR (log axis) and log-SNR; -inf is drawn at the floor with a marked point."""
+def snr_curves(t_axis: np.ndarray, series: Sequence[tuple]) -> go.Figure:
+    """Figure 3: SNR (log axis) and log-SNR; -inf is drawn at the floor with a marked point.
+
+    series: (name, log_snr) or (name, log_snr, role), role one of ROLES."""
     layout = _grid(("SNR_t = ᾱ/(1 − ᾱ) (log scale)", "log-SNR_t"))
     traces = []
-    for i, (name, log_snr) in enumerate(series):
-        color = CONTRAST_COLOR if "(not VP)" in name else PALETTE[i % len(PALETTE)]
+    for i, (name, log_snr, *_) in enumerate(series):
+        color = _role_color(_role(series[i], 2), i)
         clipped, was_inf = clip_log_snr(log_snr)
         traces.append(dict(type="scatter", x=f32(t_axis), y=f32(np.exp(clipped)), name=name, legendgroup=name,
                            line=dict(color=color)))
@@ -215,30 +234,33 @@ def snr_curves(t_axis: np.ndarray, series: Sequence[tuple[str, np.ndarray]]) -> 
             traces.append(dict(type="scatter", x=f32(t_axis[was_inf]), y=f32(clipped[was_inf]), mode="markers",
                                name=f"{name}: log-SNR = −∞ (drawn at {LOG_SNR_FLOOR:g})",
                                marker=dict(symbol="triangle-down", size=12, color=color), **_on(2)))
-    _log_axis(layout, "y", 1, np.exp(np.concatenate([clip_log_snr(ls)[0] for _, ls in series]))
+    _log_axis(layout, "y", 1, np.exp(np.concatenate([clip_log_snr(entry[1])[0] for entry in series]))
               if series else [1.0])
     for i in (1, 2):
         _index_axis(layout, i, len(t_axis))
     return _figure(traces, layout, 380)
 
 
-def measured_vs_theory(t_axis: np.ndarray, theory: Sequence[tuple[str, np.ndarray]],
-                       points: Sequence[tuple[str, np.ndarray, np.ndarray]], log_y: bool = False) -> go.Figure:
-    """Figure 4: theory lines of Var[x_t] and the variance measured on forward-noised samples."""
+def measured_vs_theory(t_axis: np.ndarray, theory: Sequence[tuple], points: Sequence[tuple],
+                       log_y: bool = False) -> go.Figure:
+    """Figure 4: theory lines of Var[x_t] and the variance measured on forward-noised samples.
+
+    theory: (name, var[, role]); points: (name, t, measured[, role]), two rows of markers per theory
+    line (2D points, image pixels), drawn in that line's colour. role: one of ROLES (default SERIES)."""
     symbols = ("circle", "square", "diamond", "cross", "x", "triangle-up")
     traces = []
-    for i, (name, var) in enumerate(theory):
-        color = CONTRAST_COLOR if "(not VP)" in name else PALETTE[i % len(PALETTE)]
+    for i, (name, var, *_) in enumerate(theory):
+        color = _role_color(_role(theory[i], 2), i)
         traces.append(dict(type="scatter", x=f32(t_axis), y=f32(var), name=f"theory: {name}", line=dict(color=color)))
-    for j, (name, t, measured) in enumerate(points):
-        color = CONTRAST_COLOR if "(not VP)" in name else PALETTE[(j // 2) % len(PALETTE)]
+    for j, (name, t, measured, *_) in enumerate(points):
+        color = _role_color(_role(points[j], 3), j // 2)
         traces.append(dict(type="scatter", x=f32(t), y=f32(measured), mode="markers", name=f"measured: {name}",
                            marker=dict(color=color, symbol=symbols[j % len(symbols)], size=8,
                                        line=dict(width=1, color="white"))))
     layout = dict(yaxis=dict(title=dict(text="Var[x_t]")))
     _index_axis(layout, 1, len(t_axis))
     if log_y:
-        _log_axis(layout, "y", 1, np.concatenate([np.ravel(v) for _, v in theory] + [np.ravel(m) for *_, m in points]))
+        _log_axis(layout, "y", 1, np.concatenate([np.ravel(v[1]) for v in theory] + [np.ravel(p[2]) for p in points]))
     return _figure(traces, layout, 320)
 
 
@@ -381,19 +403,24 @@ def frames_animation(rows: Sequence[tuple[str, np.ndarray]], fps: float = 6.0) -
     return _figure([trace], layout, 420, frames=frames, title=dict(text=names))
 
 
-def per_frame_curves(frame_axis: np.ndarray, panels: Sequence[tuple[str, Sequence[tuple[str, np.ndarray]]]],
+def per_frame_curves(frame_axis: np.ndarray, panels: Sequence[tuple[str, Sequence[tuple]]],
                      horizon: int) -> go.Figure:
-    """Side-by-side metric panels over the rollout (one colour per reading), training horizon marked."""
+    """Side-by-side metric panels over the rollout (one colour per reading), training horizon marked.
+
+    Each panel: (title, [(name, y) or (name, y, role), ...]); REFERENCE (the true video) is grey and
+    dotted. A name is in the legend once, where it first appears."""
     layout = _grid([t for t, _ in panels], hspace=0.07, title_font=SUBPLOT_TITLE_FONT)
     layout["shapes"] = []
     traces = []
+    in_legend = set()
     for i, (_, series) in enumerate(panels, start=1):
-        for j, (name, y) in enumerate(series):
-            color = GREY if name == "true video" else PALETTE[j % len(PALETTE)]
+        for j, (name, y, *_) in enumerate(series):
+            role = _role(series[j], 2)
             traces.append(dict(type="scatter", x=f32(frame_axis), y=f32(y), name=name, legendgroup=name,
-                               showlegend=i == 1 or name == "true video" and i == 2,
-                               line=dict(color=color, dash="dot" if name == "true video" else "solid"),
+                               showlegend=name not in in_legend,
+                               line=dict(color=_role_color(role, j), dash="dot" if role == REFERENCE else "solid"),
                                **_on(i, explicit=True)))
+            in_legend.add(name)
         layout["shapes"].append(_line(i, x=horizon - 0.5, color=CONTRAST_COLOR, dash="dash"))
         _axis(layout, "x", i, title=dict(text="frame n"), **index_ticks(len(frame_axis) - 1, most=10))
     layout.setdefault("annotations", []).append(dict(x=horizon - 0.5, y=1.0, yref="paper", xref="x",

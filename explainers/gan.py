@@ -15,9 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from explainers import data2d
+
 RING8_RADIUS = 2.0
 RING8_STD = 0.05 * RING8_RADIUS
-N_MODES = 8
+N_MODES = data2d.N_MODES  # one mode per Gaussian of the ring
 
 
 def ring8_centers(radius: float = RING8_RADIUS) -> np.ndarray:
@@ -46,7 +48,8 @@ def mode_coverage(samples, radius: float = RING8_RADIUS, std: float | None = Non
 
     A sample "hits" mode k if it lies within 3 std of centre k (the 3-std disks do not overlap).
     A mode is covered if at least `min_share` of all samples hit it: by default a quarter of its
-    fair share 1/8, so a handful of stray points does not count as covering a mode.
+    fair share 1/8, so a handful of stray points does not count as covering a mode (the count is
+    data2d.mode_coverage's, the one definition the diffusion pages use too).
     Returns coverage (covered modes / 8), the per-mode shares, and quality (share of samples
     that hit some mode: the rest fall between or off the modes).
     """
@@ -54,8 +57,9 @@ def mode_coverage(samples, radius: float = RING8_RADIUS, std: float | None = Non
     x = np.asarray(samples.detach().cpu() if isinstance(samples, torch.Tensor) else samples, dtype=np.float64)
     distances = np.linalg.norm(x[:, None, :] - ring8_centers(radius)[None], axis=-1)  # (n, 8)
     hits = distances < 3 * std
-    shares = hits.mean(axis=0)
-    return {"coverage": float((shares >= min_share).mean()), "mode_shares": shares,
+    modes = np.where(hits.any(axis=1), hits.argmax(axis=1), -1)
+    # data2d counts min_share in units of the fair share 1 / N_MODES; here it is a share of all samples.
+    return {"coverage": data2d.mode_coverage(modes, len(x), min_share * N_MODES), "mode_shares": hits.mean(axis=0),
             "quality": float(hits.any(axis=1).mean())}
 
 

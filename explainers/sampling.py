@@ -22,6 +22,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from explainers.schedules import log_snr_of
+
 MAX_STEPS = 1000
 
 
@@ -75,12 +77,6 @@ def _check_abar_steps(abar_steps) -> np.ndarray:
     return abar
 
 
-def log_snr_of(abar: np.ndarray) -> np.ndarray:
-    """log SNR = log abar - log(1 - abar); -inf at abar = 0 (the model clips it)."""
-    with np.errstate(divide="ignore"):
-        return np.log(abar) - np.log1p(-abar)
-
-
 def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     if generator is None:
         return torch.randn_like(x)
@@ -102,51 +98,71 @@ def forward_noise(x0: torch.Tensor, abar, generator: torch.Generator | None = No
     return abar.sqrt() * x0 + (1 - abar).sqrt() * _noise_like(x0, generator)
 
 
-def _levels(abar_steps, device, dtype):
-    """Per-step constants computed once: abar, the next (less noisy) abar, log-SNR (numpy and tensor)."""
+def predicted_x0(x: torch.Tensor, v_hat: torch.Tensor, abar: float) -> torch.Tensor:
+    """x0_hat = sqrt(abar) x - sqrt(1 - abar) v_hat: the clean sample the model's v implies (module docstring)."""
+    return torch.add(math.sqrt(abar) * x, v_hat, alpha=-math.sqrt(1 - abar))
+
+
+def predicted_eps(x: torch.Tensor, v_hat: torch.Tensor, abar: float) -> torch.Tensor:
+    """eps_hat = sqrt(1 - abar) x + sqrt(abar) v_hat: the noise the model's v implies."""
+    return torch.add(math.sqrt(1 - abar) * x, v_hat, alpha=math.sqrt(abar))
+
+
+def ddim_sigma(abar: np.ndarray, abar_next: np.ndarray, eta: float) -> np.ndarray:
+    """sigma_t = eta sqrt((1 - abar') / (1 - abar)) sqrt(1 - abar / abar') (Song et al. 2021, Eq. 16).
+
+    eta = 1 gives the variance of the DDPM posterior q(x' | x, x0), (1 - abar') / (1 - abar) beta with
+    beta = 1 - abar / abar' (Ho et al. 2020, Eq. 7); eta = 0 gives none (deterministic DDIM).
+    """
+    return eta * np.sqrt((1 - abar_next) / (1 - abar) * (1 - abar / abar_next))
+
+
+def _sample(model, x: torch.Tensor, abar_steps, eta: float, generator: torch.Generator | None,
+            callback: Callable[[dict], None] | None) -> torch.Tensor:
+    """The one loop behind ``sample_ddim`` and ``sample_ddpm``: DDIM's Eq. 12 at every step."""
     abar = _check_abar_steps(abar_steps)
     abar_next = np.append(abar[1:], 1.0)  # after the last step: clean
+    sigma = ddim_sigma(abar, abar_next, eta)
+    # sqrt(1 - abar' - sigma^2), the weight of the "direction pointing to x_t"; the clip keeps
+    # round-off from going below 0 where it is exactly 0 (eta = 1 at abar = 0).
+    direction = np.sqrt(np.clip(1 - abar_next - sigma**2, 0, None))
     log_snr = log_snr_of(abar)
-    return abar, abar_next, log_snr, torch.tensor(log_snr, dtype=dtype, device=device)
+    log_snr_t = torch.tensor(log_snr, dtype=x.dtype, device=x.device)
+    # Python floats: multiplying a tensor by a float is the cheapest op per step.
+    abar, abar_next, sigma, direction = (v.tolist() for v in (abar, abar_next, sigma, direction))
+    with torch.inference_mode():
+        for i in range(len(abar)):
+            v_hat = model(x, log_snr_t[i:i + 1])
+            x0_hat = predicted_x0(x, v_hat, abar[i])
+            eps_hat = predicted_eps(x, v_hat, abar[i])
+            # Eq. 12: x' = sqrt(abar') x0_hat + sqrt(1 - abar' - sigma^2) eps_hat + sigma z
+            x_next = torch.add(math.sqrt(abar_next[i]) * x0_hat, eps_hat, alpha=direction[i])
+            if sigma[i] > 0:
+                x_next.add_(_noise_like(x, generator), alpha=sigma[i])
+            if callback is not None:
+                callback({"i": i, "x": x_next, "x0_hat": x0_hat, "eps_hat": eps_hat, "abar": abar[i],
+                          "log_snr": float(log_snr[i]), "abar_next": abar_next[i]})
+            x = x_next
+    return x
 
 
 def sample_ddim(model, x: torch.Tensor, abar_steps, eta: float = 0.0,
                 generator: torch.Generator | None = None, callback: Callable[[dict], None] | None = None):
     """DDIM (Song et al. 2021, Eq. 12), v-parameterised. Walks abar_steps[0] -> ... -> 1.
 
-    Each step, from level abar to the next level abar':
+    Each step, from level abar to the next level abar', with x0_hat and eps_hat from the model's v:
 
-        x' = sqrt(abar') x0_hat + sqrt(1 - abar' - sigma^2) eps_hat + sigma z,
-        sigma = eta sqrt((1 - abar') / (1 - abar)) sqrt(1 - abar / abar')   (Eq. 16).
+        x' = sqrt(abar') x0_hat  +  sqrt(1 - abar' - sigma^2) eps_hat  +  sigma z,   z ~ N(0, I)
+             (predicted x0)         (direction pointing to x_t)           (random noise)
 
-    eta = 0 is deterministic; eta = 1 gives the DDPM posterior variance (see ``sample_ddpm``).
+    with sigma = ``ddim_sigma(abar, abar', eta)`` (Eq. 16). eta = 0 is deterministic; eta = 1 is
+    ancestral DDPM sampling (``sample_ddpm``).
     `x`: the starting state, usually torch.randn(n, 2, generator=g) (pure noise at abar = 0, and
     the standard start also when abar_steps[0] > 0). `callback(info)` after every step, with
-    info = {'i', 'x' (the state after step i), 'x0_hat', 'abar', 'log_snr' (the level the model saw),
-    'abar_next'}. Returns the final x.
+    info = {'i', 'x' (the state after step i), 'x0_hat', 'eps_hat', 'abar', 'log_snr' (the level the
+    model saw), 'abar_next'}. Returns the final x.
     """
-    eta = _check_unit_interval("eta", eta)
-    abar, abar_next, log_snr, log_snr_t = _levels(abar_steps, x.device, x.dtype)
-    a, s = np.sqrt(abar), np.sqrt(1 - abar)
-    sigma = eta * np.sqrt((1 - abar_next) / (1 - abar) * (1 - abar / abar_next))
-    direction = np.sqrt(np.clip(1 - abar_next - sigma**2, 0, None))
-    # With x0_hat = a x - s v and eps_hat = s x + a v, the step is one linear combination of x and v:
-    # x' = (a' a + d s) x + (d a - a' s) v. Two tensor ops a step instead of nine (bench/bench_sampling.py
-    # counts this overhead against the model's forward passes); x0_hat is formed only for a callback.
-    c_x, c_v = np.sqrt(abar_next) * a + direction * s, direction * a - np.sqrt(abar_next) * s
-    # Python floats: multiplying a tensor by a float is the cheapest op per step.
-    a, s, c_x, c_v, sigma = (v.tolist() for v in (a, s, c_x, c_v, sigma))
-    with torch.inference_mode():
-        for i in range(len(abar)):
-            v = model(x, log_snr_t[i:i + 1])
-            x_next = torch.add(c_x[i] * x, v, alpha=c_v[i])
-            if sigma[i] > 0:
-                x_next.add_(_noise_like(x, generator), alpha=sigma[i])
-            if callback is not None:
-                callback({"i": i, "x": x_next, "x0_hat": torch.add(a[i] * x, v, alpha=-s[i]), "abar": float(abar[i]),
-                          "log_snr": float(log_snr[i]), "abar_next": float(abar_next[i])})
-            x = x_next
-    return x
+    return _sample(model, x, abar_steps, _check_unit_interval("eta", eta), generator, callback)
 
 
 def sample_ddpm(model, x: torch.Tensor, abar_steps, generator: torch.Generator | None = None,
@@ -159,28 +175,9 @@ def sample_ddpm(model, x: torch.Tensor, abar_steps, generator: torch.Generator |
         mean = sqrt(abar') beta / (1 - abar) x0_hat + sqrt(alpha) (1 - abar') / (1 - abar) x
         var  = (1 - abar') / (1 - abar) beta.
 
-    DDIM with eta = 1 uses exactly this variance and, because x0_hat and eps_hat are consistent
-    with x, exactly this mean: the two give the same result from the same noise.
-    Arguments, callback and return as in ``sample_ddim``.
+    That variance is DDIM's sigma^2 at eta = 1, and because x = sqrt(abar) x0_hat + sqrt(1 - abar) eps_hat
+    the mean equals DDIM's sqrt(abar') x0_hat + sqrt(1 - abar' - sigma^2) eps_hat: so this runs the DDIM
+    step with eta = 1 (Song et al. 2021: Eq. 12 with Eq. 16 at eta = 1). Arguments, callback and return as in
+    ``sample_ddim``.
     """
-    abar, abar_next, log_snr, log_snr_t = _levels(abar_steps, x.device, x.dtype)
-    alpha = abar / abar_next
-    beta = 1 - alpha
-    coef_x0 = np.sqrt(abar_next) * beta / (1 - abar)
-    coef_x = np.sqrt(alpha) * (1 - abar_next) / (1 - abar)
-    std = np.sqrt((1 - abar_next) / (1 - abar) * beta)
-    a, s = np.sqrt(abar), np.sqrt(1 - abar)
-    # mean = coef_x0 (a x - s v) + coef_x x, folded into one combination of x and v as in sample_ddim.
-    c_x, c_v = coef_x0 * a + coef_x, -coef_x0 * s
-    a, s, c_x, c_v, std = (v.tolist() for v in (a, s, c_x, c_v, std))
-    with torch.inference_mode():
-        for i in range(len(abar)):
-            v = model(x, log_snr_t[i:i + 1])
-            x_next = torch.add(c_x[i] * x, v, alpha=c_v[i])
-            if std[i] > 0:
-                x_next.add_(_noise_like(x, generator), alpha=std[i])
-            if callback is not None:
-                callback({"i": i, "x": x_next, "x0_hat": torch.add(a[i] * x, v, alpha=-s[i]), "abar": float(abar[i]),
-                          "log_snr": float(log_snr[i]), "abar_next": float(abar_next[i])})
-            x = x_next
-    return x
+    return _sample(model, x, abar_steps, 1.0, generator, callback)

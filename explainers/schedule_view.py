@@ -1,4 +1,4 @@
-"""Everything the noise-schedule page computes, as plain functions of its URL values.
+"""Everything the noise-schedule page computes, as plain functions of its view (state.ScheduleView).
 
 The page reads its controls, calls these, and draws the results; the benchmark calls the same
 functions, so what it times is what a student waits for.
@@ -6,7 +6,8 @@ functions, so what it times is what a student waits for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -14,9 +15,8 @@ import torch
 from explainers import schedules as S
 from explainers.data2d import UNDER_DISPERSED
 from explainers.image_data import procedural_image
-from explainers.state import Param
+from explainers.state import LEVEL, LEVELS, SEED, Param, ScheduleView, as_view, check_int  # noqa: F401
 
-LEVELS = ("Easy", "Moderate", "Hard")
 DATASET_CHOICES = ("ring8", "moons", "swiss_roll", "checkerboard")
 SAMPLERS = ("ddim", "ddpm")
 N_POINTS = 2000  # 2D points forward-noised and generated
@@ -37,23 +37,21 @@ def _labels(choices) -> tuple[tuple[str, str], ...]:
     return tuple((c, label(c)) for c in choices)
 
 
-SEED = Param("seed", "Seed", "int", 0, 0, 9999, 1, help="Every random draw on the page follows this seed.")
-LEVEL = Param("level", "Explanation level", "choice", "Moderate", choices=LEVELS)
-
 PARAMS = (
     Param("schedule", "Schedules (up to 3, overlaid)", "multi", ("cosine",), choices=S.SCHEDULES, max_count=3,
           labels=_labels(S.SCHEDULES)),
-    Param("T", "Diffusion steps T", "int", 1000, 10, 2000, 10),
-    Param("beta_start", "beta_start (linear, sigmoid)", "float", 1e-4, 1e-5, 0.01, 1e-5),
-    Param("beta_end", "beta_end (linear, sigmoid)", "float", 0.02, 1e-3, 0.05, 1e-3),
-    Param("sl_beta_start", "beta_start (scaled linear)", "float", 0.00085, 1e-5, 0.01, 5e-5),
-    Param("sl_beta_end", "beta_end (scaled linear)", "float", 0.012, 1e-3, 0.05, 1e-3),
-    Param("cosine_s", "offset s (cosine)", "float", 0.008, 0.0, 0.1, 0.001),
-    Param("beta_min", "beta_min (VP SDE)", "float", 0.1, 0.01, 1.0, 0.01),
-    Param("beta_max", "beta_max (VP SDE)", "float", 20.0, 1.0, 50.0, 0.5),
+    # Sliders narrow the library's ranges (valid=) to what a student can move through.
+    Param("T", "Diffusion steps T", "int", 1000, 10, 2000, 10, valid=S.T_RANGE),
+    Param("beta_start", "beta_start (linear, sigmoid)", "float", 1e-4, 1e-5, 0.01, 1e-5, valid=S.BETA_RANGE),
+    Param("beta_end", "beta_end (linear, sigmoid)", "float", 0.02, 1e-3, 0.05, 1e-3, valid=S.BETA_RANGE),
+    Param("sl_beta_start", "beta_start (scaled linear)", "float", 0.00085, 1e-5, 0.01, 5e-5, valid=S.BETA_RANGE),
+    Param("sl_beta_end", "beta_end (scaled linear)", "float", 0.012, 1e-3, 0.05, 1e-3, valid=S.BETA_RANGE),
+    Param("cosine_s", "offset s (cosine)", "float", 0.008, 0.0, 0.1, 0.001, valid=S.COSINE_S_RANGE),
+    Param("beta_min", "beta_min (VP SDE)", "float", 0.1, 0.01, 1.0, 0.01, valid=S.VP_SDE_BETA_RANGE),
+    Param("beta_max", "beta_max (VP SDE)", "float", 20.0, 1.0, 50.0, 0.5, valid=S.VP_SDE_BETA_RANGE),
     Param("ztsnr", "Zero terminal SNR (Lin et al. 2023)", "bool", False),
     Param("contrast", "Non-VP contrast", "choice", "none", choices=S.CONTRASTS, labels=_labels(S.CONTRASTS)),
-    Param("shift", "Flow-matching time shift s", "float", 1.0, 1.0, 10.0, 0.5),
+    Param("shift", "Flow-matching time shift s", "float", 1.0, 1.0, 10.0, 0.5, valid=S.SHIFT_RANGE),
     Param("t", "Time step t", "int", 499, 0, 1999, 1),
     Param("dataset", "2D dataset", "choice", "ring8", choices=DATASET_CHOICES, labels=_labels(DATASET_CHOICES)),
     Param("sampler", "Sampler", "choice", "ddim", choices=SAMPLERS, labels=_labels(SAMPLERS)),
@@ -69,8 +67,7 @@ PARAM = {p.key: p for p in PARAMS}
 def dependent_params(T: int, steps: int) -> dict[str, Param]:
     """Parameters whose valid range depends on others: t in [0, T-1], steps <= min(T, 1000), step <= steps."""
     for p, value in ((PARAM["T"], T), (PARAM["steps"], steps)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not p.low <= value <= p.high:
-            raise ValueError(f"{p.key} must be an integer in [{p.low:g}, {p.high:g}], got {value!r}")
+        check_int(p.key, value, p.low, p.high)
     max_steps = min(T, int(PARAM["steps"].high))
     steps = min(steps, max_steps)
     return {
@@ -81,24 +78,21 @@ def dependent_params(T: int, steps: int) -> dict[str, Param]:
     }
 
 
-def build_schedule(name: str, v: dict) -> S.Schedule:
-    """The schedule `name` with the family parameters in the page values `v` (may raise ValueError)."""
-    kwargs = dict(T=v["T"], zero_terminal_snr=v["ztsnr"])
-    if name in ("linear", "sigmoid"):
-        kwargs.update(beta_start=v["beta_start"], beta_end=v["beta_end"])
-    elif name == "scaled_linear":
-        kwargs.update(beta_start=v["sl_beta_start"], beta_end=v["sl_beta_end"])
-    elif name == "cosine":
-        kwargs.update(s=v["cosine_s"])
-    else:
-        kwargs.update(beta_min=v["beta_min"], beta_max=v["beta_max"])
-    return S.make_schedule(name, **kwargs)
+def build_schedule(name: str, view: ScheduleView) -> S.Schedule:
+    """The schedule `name` with its family's parameters from the view (may raise ValueError)."""
+    return S.make_schedule(name, **_family_kwargs(name, as_view(ScheduleView, view)))
 
 
-def build_schedules(v: dict) -> tuple[list[S.Schedule], list[str]]:
+def fallback_schedule(view: ScheduleView) -> S.Schedule:
+    """What the page shows when no selected schedule can be built: cosine at the default offset."""
+    return build_schedule("cosine", replace(view, s=PARAM["cosine_s"].default))
+
+
+def build_schedules(view: ScheduleView) -> tuple[list[S.Schedule], list[str]]:
     """Every selected schedule that can be built, and an error line for each that cannot."""
+    v = as_view(ScheduleView, view)
     built, errors = [], []
-    for name in v["schedule"]:
+    for name in v.schedules:
         try:
             built.append(build_schedule(name, v))
         except ValueError as err:
@@ -106,10 +100,11 @@ def build_schedules(v: dict) -> tuple[list[S.Schedule], list[str]]:
     return built, errors
 
 
-def contrast_of(v: dict) -> S.Coefficients | None:
-    if v["contrast"] == "none":
+def contrast_of(view: ScheduleView) -> S.Coefficients | None:
+    v = as_view(ScheduleView, view)
+    if v.contrast == "none":
         return None
-    return S.contrast_coefficients(v["contrast"], v["T"], v["shift"])
+    return S.contrast_coefficients(v.contrast, v.T, v.shift)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,15 +219,38 @@ def generate(model, dataset, schedule: S.Schedule, sampler: str, steps: int, eta
     return Generation(schedule.name, np.stack(states), np.stack(guesses), np.asarray(abar_steps), score)
 
 
-# The page values a generation depends on, besides the schedule's name and the device.
-GENERATION_KEYS = ("T", "ztsnr", "beta_start", "beta_end", "sl_beta_start", "sl_beta_end", "cosine_s",
-                   "beta_min", "beta_max", "dataset", "sampler", "steps", "eta", "seed")
+# The view's fields a generation depends on, besides the schedule's name and the device.
+GENERATION_FIELDS = ("T", "zero_terminal_snr", "beta_start", "beta_end", "scaled_linear_beta_start",
+                     "scaled_linear_beta_end", "s", "beta_min", "beta_max", "dataset", "sampler", "steps", "eta",
+                     "seed")
 
 
-def generation_values(values: dict) -> dict:
-    """The page values a generation depends on, and nothing else: its cache key then does not change
+def generation_values(view: ScheduleView) -> dict:
+    """The fields a generation depends on, and nothing else: its cache key then does not change
     when t, the reverse step shown or the explanation level move, so those never re-sample."""
-    return {k: values[k] for k in GENERATION_KEYS}
+    v = as_view(ScheduleView, view)
+    return {name: getattr(v, name) for name in GENERATION_FIELDS}
+
+
+def generate_view(model, dataset, schedule_name: str, generation: dict, device: str | torch.device = "cpu"):
+    """generate() for the schedule `schedule_name` with the fields in generation_values(view)."""
+    g = SimpleNamespace(**generation)
+    schedule = S.make_schedule(schedule_name, **_family_kwargs(schedule_name, g))
+    return generate(model, dataset, schedule, g.sampler, g.steps, g.eta, g.seed, device=device)
+
+
+def _family_kwargs(name: str, v) -> dict:
+    """make_schedule's keyword arguments for the family `name`, from a view (or generation_values)."""
+    kwargs = dict(T=v.T, zero_terminal_snr=v.zero_terminal_snr)
+    if name in ("linear", "sigmoid"):
+        kwargs.update(beta_start=v.beta_start, beta_end=v.beta_end)
+    elif name == "scaled_linear":
+        kwargs.update(beta_start=v.scaled_linear_beta_start, beta_end=v.scaled_linear_beta_end)
+    elif name == "cosine":
+        kwargs.update(s=v.s)
+    else:
+        kwargs.update(beta_min=v.beta_min, beta_max=v.beta_max)
+    return kwargs
 
 
 TRUE_DATA_SEED = 1  # the fresh true samples the table compares against (not the page's seed: fixed)

@@ -26,10 +26,23 @@ T_RANGE = (2, 10_000)
 BETA_RANGE = (1e-6, 0.999)
 COSINE_S_RANGE = (0.0, 0.5)
 VP_SDE_BETA_RANGE = (1e-3, 100.0)
+# Flow-matching time shift s (SD3 uses 3, Wan and Self-Forcing 5 to 8). Far below 0.01, 1 + (s - 1) sigma
+# cancels to 0 at sigma = 1 and the shifted level is inf.
+SHIFT_RANGE = (0.01, 100.0)
 # The smallest abar a schedule may reach (before a zero-terminal-SNR rescale). Below about 1e-308
 # float64 loses digits and then rounds abar to exactly 0, so several steps share one level and a sampler
 # can no longer tell them apart. Large betas over many steps get there (linear, T = 1000, beta_end = 0.6).
 ALPHA_BAR_MIN = 1e-300
+
+
+def log_snr_of(alphas_cumprod: np.ndarray | float) -> np.ndarray:
+    """log SNR = log abar - log(1 - abar) (Kingma et al. 2021); abar = sigmoid(log SNR).
+
+    -inf at abar = 0 (zero terminal SNR): plots clip it, the 2D denoiser clamps its input.
+    """
+    abar = np.asarray(alphas_cumprod, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return np.log(abar) - np.log1p(-abar)
 
 
 @dataclass(frozen=True)
@@ -63,10 +76,8 @@ class Schedule:
 
     @property
     def log_snr(self) -> np.ndarray:
-        """log SNR_t = log abar_t - log(1 - abar_t); -inf where abar_t = 0."""
-        abar = self.alphas_cumprod
-        with np.errstate(divide="ignore"):
-            return np.log(abar) - np.log1p(-abar)
+        """log SNR_t (``log_snr_of``); -inf where abar_t = 0."""
+        return log_snr_of(self.alphas_cumprod)
 
     @property
     def sigma_ve(self) -> np.ndarray:
@@ -155,6 +166,10 @@ def rescale_zero_terminal_snr(betas: np.ndarray) -> np.ndarray:
     return 1.0 - alphas
 
 
+# The families parameterised by (beta_start, beta_end).
+_BETAS_FROM_PAIR = {"linear": linear_betas, "sigmoid": sigmoid_betas, "scaled_linear": scaled_linear_betas}
+
+
 def _largest_valid(build, low: float, high: float) -> float | None:
     """The largest value v in [low, high] whose betas build(v) keep every abar >= ALPHA_BAR_MIN
     (abar falls as betas grow, so bisection finds the edge); None when even `low` underflows."""
@@ -186,7 +201,7 @@ def _check_no_underflow(name: str, T: int, betas: np.ndarray, params: dict) -> N
         if top is not None:
             raise ValueError(f"beta_max must be in [{lo:g}, {top:.4g}] for T = {T} and beta_min = {lo:g}; {why}")
         raise ValueError(f"T must be smaller for beta_min = {lo:g}; {why}")
-    build = {"linear": linear_betas, "sigmoid": sigmoid_betas, "scaled_linear": scaled_linear_betas}[name]
+    build = _BETAS_FROM_PAIR[name]
     start = params["beta_start"]
     top = _largest_valid(lambda v: build(T, start, v), start, params["beta_end"])
     if top is not None:
@@ -224,8 +239,7 @@ def make_schedule(
         beta_end = default[1] if beta_end is None else beta_end
         _check_beta_pair(beta_start, beta_end)
         params.update(beta_start=beta_start, beta_end=beta_end)
-        build = {"linear": linear_betas, "sigmoid": sigmoid_betas, "scaled_linear": scaled_linear_betas}[name]
-        betas = build(T, beta_start, beta_end)
+        betas = _BETAS_FROM_PAIR[name](T, beta_start, beta_end)
     elif name == "cosine":
         _check_range("s", s, *COSINE_S_RANGE)
         params.update(s=s)
@@ -273,6 +287,12 @@ class Coefficients:
         """Var[x_t] when Var[x0] = 1 and x0, eps independent: a^2 + b^2 (1 everywhere only for VP)."""
         return self.signal_coef**2 + self.noise_coef**2
 
+    @property
+    def log_snr(self) -> np.ndarray:
+        """log SNR = log(a^2 / b^2): ``log_snr_of`` the VP abar with the same SNR, abar = a^2 / (a^2 + b^2)
+        (for VP a^2 + b^2 = 1 and this is the schedule's own log-SNR); -inf where a = 0."""
+        return log_snr_of(self.signal_coef**2 / self.total_variance)
+
 
 def vp_coefficients(schedule: Schedule) -> Coefficients:
     u = np.arange(1, schedule.T + 1, dtype=np.float64) / schedule.T
@@ -287,12 +307,18 @@ def ve_sigmas(T: int, sigma_min: float = 0.01, sigma_max: float = 50.0) -> np.nd
     return np.geomspace(sigma_min, sigma_max, T)
 
 
-def flow_shift(sigma: np.ndarray | float, shift: float) -> np.ndarray:
-    """Time shift of flow matching (SD3, Wan): sigma' = s sigma / (1 + (s - 1) sigma).
-    s > 1 spends more of the steps at high noise; s = 1 leaves sigma unchanged."""
-    _check_range("shift", shift, 0.1, 20.0)
-    sigma = np.asarray(sigma, dtype=np.float64)
-    if not (np.all(np.isfinite(sigma)) and np.all((sigma >= 0) & (sigma <= 1))):
+def flow_shift(sigma, shift: float):
+    """Time shift of flow matching (SD3, Esser et al. 2024; Wan): sigma' = s sigma / (1 + (s - 1) sigma).
+
+    s > 1 pushes every level towards pure noise, spending more of the steps where the coarse layout
+    is decided; s = 1 leaves sigma unchanged. A torch tensor (training draws its levels as one) stays
+    a tensor in its own dtype; anything else comes back as a float64 numpy array.
+    """
+    _check_range("shift", shift, *SHIFT_RANGE)
+    if not hasattr(sigma, "detach"):
+        sigma = np.asarray(sigma, dtype=np.float64)
+    # NaN fails both comparisons, so this also rejects non-finite levels.
+    if not bool(((sigma >= 0) & (sigma <= 1)).all()):
         raise ValueError("sigma must be in [0, 1] (a flow-matching noise level)")
     return shift * sigma / (1.0 + (shift - 1.0) * sigma)
 
@@ -303,10 +329,15 @@ def flow_sigmas(T: int, shift: float = 1.0) -> np.ndarray:
     return flow_shift(np.arange(1, T + 1, dtype=np.float64) / T, shift)
 
 
-def flow_equivalent_alpha_bar(sigma: np.ndarray | float) -> np.ndarray:
-    """The VP abar with the same SNR as flow level sigma: (1-sigma)^2 / ((1-sigma)^2 + sigma^2)."""
-    sigma = np.asarray(sigma, dtype=np.float64)
-    return (1.0 - sigma) ** 2 / ((1.0 - sigma) ** 2 + sigma**2)
+def flow_equivalent_alpha_bar(sigma):
+    """The VP abar with the same SNR as flow level sigma: abar = (1-sigma)^2 / ((1-sigma)^2 + sigma^2).
+
+    Same signal-to-noise ratio: abar / (1 - abar) = ((1 - sigma) / sigma)^2. A float gives a float
+    (Eq. 1's re-noising calls it once per frame); anything else a float64 array.
+    """
+    if not isinstance(sigma, float):
+        sigma = np.asarray(sigma, dtype=np.float64)
+    return (1 - sigma) ** 2 / ((1 - sigma) ** 2 + sigma**2)
 
 
 def contrast_coefficients(kind: str, T: int, shift: float = 1.0) -> Coefficients:

@@ -1,4 +1,4 @@
-"""Everything the spectral-normalization page computes, as plain functions of its URL values."""
+"""Everything the spectral-normalization page computes, as plain functions of its view (state.SpectralView)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from explainers import spectral as SN
-from explainers.schedule_view import LEVEL, SEED
-from explainers.state import Param
+from explainers.state import LEVEL, SEED, Param, SpectralView, as_view
+from explainers.state import mode_key  # noqa: F401  (m_<layer>: the alias of SpectralView.modes)
 
 MODELS = ("gan", "denoiser2d", "frame_model")
 MODEL_LABELS = {"gan": "2D GAN", "denoiser2d": "2D denoiser", "frame_model": "frame model"}
@@ -42,16 +42,12 @@ CONV_INPUT_SIZE = 32
 TRACE_ITERATIONS = 20
 
 
-def mode_key(layer: str) -> str:
-    return f"m_{layer}"
-
-
 LAYER_PARAMS = tuple(Param(mode_key(layer), layer, "choice", "off", choices=SN.MODES, labels=tuple(MODE_LABELS.items()))
                      for layer in dict.fromkeys(sum(LAYERS.values(), ())))
 PARAMS = (
     Param("model", "Model", "choice", "gan", choices=MODELS, labels=tuple(MODEL_LABELS.items())),
-    Param("n_iter", "Power iterations per step", "int", 1, 1, 20, 1),
-    Param("threshold", "Threshold λ of the clip mode", "float", 1.0, 0.1, 10.0, 0.1,
+    Param("n_iter", "Power iterations per step", "int", 1, 1, 20, 1, valid=SN.N_POWER_ITERATIONS_RANGE),
+    Param("threshold", "Threshold λ of the clip mode", "float", 1.0, 0.1, 10.0, 0.1, valid=SN.THRESHOLD_RANGE,
           help="The 'clip at threshold' mode (URL value optional) divides a layer's weight by max(1, σ/λ): a layer with σ ≤ λ is left as it is, one above is scaled to σ = λ. This is the app's own clip, as in the Lipschitz constraint of Gouk et al. (2021), not a published method, and the model decides nothing."),
     Param("trace_layer", "Layer for the power-iteration trace", "choice", "D.hidden1",
           choices=tuple(dict.fromkeys(sum(LAYERS.values(), ())))),
@@ -90,8 +86,10 @@ def base_network(model: str, seed: int, device: str = "cpu") -> nn.Module:
     raise ValueError(f"model must be one of {', '.join(MODELS)}; got {model!r}")
 
 
-def modes_of(model: str, values: dict) -> dict[str, str]:
-    return {layer: values[mode_key(layer)] for layer in LAYERS[model]}
+def modes_of(model: str, view: SpectralView) -> dict[str, str]:
+    """The modes of `model`'s layers (the view holds every model's)."""
+    v = as_view(SpectralView, view)
+    return {layer: v.modes[layer] for layer in LAYERS[model]}
 
 
 def normalized(base: nn.Module, modes: dict[str, str], n_iter: int, threshold: float, seed: int) -> nn.Module:
@@ -227,13 +225,14 @@ def modes_covered(coverage) -> np.ndarray:
     return np.rint(N_MODES * np.asarray(coverage, dtype=np.float64))
 
 
-def gan_config(values: dict):
+def gan_config(view: SpectralView):
     from explainers.spectral_training import GanConfig
 
-    modes = modes_of("gan", values)
+    v = as_view(SpectralView, view)
+    modes = modes_of("gan", v)
     return GanConfig(d_modes={k[2:]: m for k, m in modes.items() if k.startswith("D.")},
                      g_modes={k[2:]: m for k, m in modes.items() if k.startswith("G.")},
-                     n_power_iterations=values["n_iter"], threshold=values["threshold"], lr=float(values["lr"]))
+                     n_power_iterations=v.n_power_iterations, threshold=v.threshold, lr=float(v.lr))
 
 
 def mode_summary(modes: dict[str, str]) -> str:
@@ -270,11 +269,12 @@ def mode_centres(model: str) -> np.ndarray:
     return get_dataset(DENOISER_DATASET).means.numpy()
 
 
-def finetune_config(values: dict):
+def finetune_config(view: SpectralView):
     from explainers.spectral_training import FinetuneConfig
 
-    return FinetuneConfig(modes=modes_of("denoiser2d", values), n_power_iterations=values["n_iter"],
-                          threshold=values["threshold"], lr=float(values["lr"]), dataset=DENOISER_DATASET,
+    v = as_view(SpectralView, view)
+    return FinetuneConfig(modes=modes_of("denoiser2d", v), n_power_iterations=v.n_power_iterations,
+                          threshold=v.threshold, lr=float(v.lr), dataset=DENOISER_DATASET,
                           n_eval_samples=N_EVAL_SAMPLES, eval_steps=EVAL_STEPS)
 
 
@@ -302,17 +302,22 @@ def denoiser_samples(net: nn.Module, seed: int, n: int = N_EVAL_SAMPLES, steps: 
     return DenoiserSamples(points, scores["mode_coverage"], scores["energy_distance"])
 
 
-def run_row(model: str, number: int, label: str, values: dict, seed: int, history) -> dict:
+def run_row(model: str, number: int, label: str, view: SpectralView, history) -> dict:
     """One row of the session's run-history table."""
-    row = {"run": number, "modes": label, "power its": values["n_iter"], "lr": values["lr"], "seed": seed,
+    v = as_view(SpectralView, view)
+    # A run stopped before its first snapshot has no curves yet: its row says so instead of failing.
+    def last(values, digits):
+        return round(values[-1], digits) if values else None
+
+    row = {"run": number, "modes": label, "power its": v.n_power_iterations, "lr": v.lr, "seed": v.seed,
            "steps": history.step[-1] if history.step else 0, "ended": history.stopped,
-           "mode coverage": round(history.coverage[-1], 3)}
+           "mode coverage": last(history.coverage, 3)}
     if model == "gan":
-        row["max D Lipschitz bound"] = round(max(history.d_lipschitz_bound), 3)
+        row["max D Lipschitz bound"] = round(max(history.d_lipschitz_bound), 3) if history.d_lipschitz_bound else None
     else:
-        row["coverage before"] = round(history.coverage[0], 3)
-        row["energy distance"] = round(history.energy_distance[-1], 4)
-        row["Lipschitz bound"] = round(history.lipschitz_bound[-1], 3) if history.lipschitz_bound else None
+        row["coverage before"] = round(history.coverage[0], 3) if history.coverage else None
+        row["energy distance"] = last(history.energy_distance, 4)
+        row["Lipschitz bound"] = last(history.lipschitz_bound, 3)
     row["seconds"] = round(history.elapsed_s, 1)
     return row
 

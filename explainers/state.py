@@ -1,17 +1,28 @@
-"""Page state as URL query parameters: typed specs, validation with readable notices, URL form.
+"""Page state: typed URL parameters with readable notices, and one frozen view per page.
 
 Every control that changes what a page shows is a `Param`. The same spec gives the widget its
 range, checks a hand-edited URL before the widget sees it, and writes a shareable link. A bad
 value never raises: it falls back to the default and produces a notice that names the parameter
-and its valid range.
+and its valid range. A number's valid range is the library's (`valid=`, the constant beside the
+function that checks it); a slider may narrow it with explicit `low`/`high`.
+
+A page's settings then travel as one frozen dataclass (`ScheduleView`, `BackwardView`,
+`SpectralView`) whose fields are the library's parameter names; the URL keeps its short keys through
+the one alias table `URL_KEYS`. App-wide settings (seed, explanation level) are defined here too.
+
+This module is longer than the others because it holds both halves of one idea: the URL's
+parameters and the typed views built from them.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any, Iterable, Mapping, Sequence
+
 from urllib.parse import urlencode
+
+import numpy as np
 
 # Query keys Streamlit itself understands; never reported as unknown.
 STREAMLIT_KEYS = frozenset({"embed", "embed_options"})
@@ -34,6 +45,18 @@ class Param:
     help: str = ""
     bounds: tuple | None = None  # (low, high) before with_range narrowed it: the range a URL value may take
     labels: tuple[tuple[str, str], ...] = ()  # (choice, words): what a person reads; the URL keeps the choice
+    valid: tuple | None = None  # the library's valid (low, high); low/high left None take it whole
+
+    def __post_init__(self):
+        if self.valid is None:
+            return
+        if self.low is None and self.high is None:
+            object.__setattr__(self, "low", self.valid[0])
+            object.__setattr__(self, "high", self.valid[1])
+        outer = self.bounds or (self.low, self.high)
+        if not self.valid[0] <= outer[0] <= outer[1] <= self.valid[1]:
+            raise ValueError(f"{self.key}: the control's range [{outer[0]:g}, {outer[1]:g}] must lie inside the "
+                             f"library's [{self.valid[0]:g}, {self.valid[1]:g}]")
 
     def word(self, choice: str) -> str:
         """How a choice reads on the page ("variance exploding"); the identifier itself when it has no label."""
@@ -129,6 +152,11 @@ class Param:
         return [self.format(value)]
 
 
+def url_strings(p: Param, value) -> list[str]:
+    """`value` as it is written in the URL: exactly (a float keeps all its digits, not the display format)."""
+    return [str(int(value))] if p.kind == "int" else [repr(float(value))] if p.kind == "float" else p.to_url(value)
+
+
 def repeated_notice(p: Param, times: int, value: Any) -> str:
     """The notice for a scalar key given more than once (?T=10&T=20): the last value is used."""
     return f"URL parameter '{p.key}' ({p.label}) was given {times} times; the last, {p.format(value)}, is used."
@@ -180,3 +208,134 @@ def to_query_string(params: Iterable[Param], values: Mapping[str, Any]) -> str:
         if value != p.default:
             pairs.extend((p.key, v) for v in p.to_url(value))
     return urlencode(pairs)
+
+
+def check_int(name: str, value, low: int, high: int) -> int:
+    """`value` as an int when it is an integer in [low, high] (not a bool), else a ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer in [{low:g}, {high:g}], got {value!r}")
+    return int(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# App-wide settings: every page has them.
+# ---------------------------------------------------------------------------------------------
+
+LEVELS = ("Easy", "Moderate", "Hard")
+SEED = Param("seed", "Seed", "int", 0, 0, 9999, 1, help="Every random draw on the page follows this seed.")
+LEVEL = Param("level", "Explanation level", "choice", "Moderate", choices=LEVELS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed page views. Fields carry the library's names; URL_KEYS is the one place they meet the URL.
+# ---------------------------------------------------------------------------------------------
+
+# field name -> URL (and widget) key, where they differ. Links already shared keep working.
+URL_KEYS = {
+    "schedules": "schedule",
+    "zero_terminal_snr": "ztsnr",
+    "s": "cosine_s",
+    "scaled_linear_beta_start": "sl_beta_start",
+    "scaled_linear_beta_end": "sl_beta_end",
+    "n_power_iterations": "n_iter",
+    "n_steps": "train_steps",
+}
+MODE_KEY_PREFIX = "m_"  # SpectralView.modes[layer] is the URL's m_<layer> (m_D.hidden1)
+
+
+def url_key(field_name: str) -> str:
+    return URL_KEYS.get(field_name, field_name)
+
+
+def mode_key(layer: str) -> str:
+    return f"{MODE_KEY_PREFIX}{layer}"
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """The noise-schedule page: make_schedule's parameters per family, the contrast, t, the sampler."""
+
+    schedules: tuple[str, ...]
+    T: int
+    beta_start: float  # linear and sigmoid
+    beta_end: float
+    scaled_linear_beta_start: float
+    scaled_linear_beta_end: float
+    s: float  # cosine offset
+    beta_min: float  # VP SDE
+    beta_max: float
+    zero_terminal_snr: bool
+    contrast: str
+    shift: float  # flow-matching time shift
+    t: int
+    dataset: str
+    sampler: str
+    steps: int
+    eta: float
+    step: int
+    seed: int
+    level: str
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BackwardView:
+    """The Eq. 1 page: backward_init.rollout's and shifted_sigmas' parameters, and the training window."""
+
+    reading: str
+    compare: bool
+    n_frames: int
+    steps: int
+    shift: float
+    init_schedule: str
+    sigma_init: float
+    form: str
+    train_step: int
+    window_start: int
+    seed: int
+    level: str
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpectralView:
+    """The spectral page: the model, each layer's mode, apply_layer_modes' settings, the live run's."""
+
+    model: str
+    modes: Mapping[str, str]  # every layer of every model -> "off" | "sn" | "bsn" | "optional"
+    n_power_iterations: int
+    threshold: float
+    trace_layer: str
+    n_steps: int
+    lr: str  # as the URL writes it ("0.0002"); float(view.lr) for the optimizer
+    seed: int
+    level: str
+    notices: tuple[str, ...] = ()
+
+    def __hash__(self):  # modes is a dict: hash its items, so a view can key a cache
+        return hash((self.model, tuple(sorted(self.modes.items())), self.n_power_iterations, self.threshold,
+                     self.trace_layer, self.n_steps, self.lr, self.seed, self.level, self.notices))
+
+
+def build_view(cls, values: Mapping[str, Any], notices: Iterable[str] = ()):
+    """The view `cls` from URL-keyed values (read_url's, or the controls'), through URL_KEYS."""
+    notices = tuple(notices)
+    kwargs = {}
+    for f in fields(cls):
+        if f.name == "notices":
+            continue
+        if f.name == "modes":
+            kwargs["modes"] = {k[len(MODE_KEY_PREFIX):]: v for k, v in values.items() if k.startswith(MODE_KEY_PREFIX)}
+            continue
+        kwargs[f.name] = values[url_key(f.name)]
+    if cls is ScheduleView:
+        kwargs["schedules"] = tuple(kwargs["schedules"])
+        if not kwargs["schedules"]:  # every schedule deselected: the page shows the default
+            kwargs["schedules"] = ("cosine",)
+            notices = (*notices, "Pick at least one schedule; showing the default (cosine).")
+    return cls(**kwargs, notices=notices)
+
+
+def as_view(cls, v):
+    """`v` itself when it is already a `cls`; a URL-keyed mapping (a script's or test's) built into one."""
+    return v if isinstance(v, cls) else build_view(cls, v)

@@ -7,7 +7,7 @@ situation training never showed it. Clips are `horizon` frames long (8 by defaul
 horizon" that the backward-initialization page compares rollouts against.
 
 Flow-matching loss (Lipman et al. 2023): x_sigma = (1 - sigma) x0 + sigma eps, target v = eps - x0,
-loss = mean (v_theta(x_sigma, context, sigma) - v)^2, sigma = shift_sigma(u, shift) with u uniform:
+loss = mean (v_theta(x_sigma, context, sigma) - v)^2, sigma = flow_shift(u, shift) with u uniform:
 shift 5 puts most training where the few-step sampler works (sigma >= 0.625).
 
     python -m explainers.train video [--steps 1000] [--seed 0] [--out explainers/checkpoints/frame_model.pt]
@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from explainers.backward_init import shift_sigma
 from explainers.frame_model import CHECKPOINT, CHECKPOINT_FORMAT, N_CONTEXT, FrameDenoiser
+from explainers.schedules import flow_shift
 from explainers.video_data import make_batch
 
 
@@ -68,7 +68,7 @@ def training_pairs(config: TrainConfig, generator: torch.Generator):
     x0 = frames[b, n]
     context = torch.cat([frames[b, n - j] for j in range(1, N_CONTEXT + 1)], dim=1)
     context = degrade_context(context, config, generator)
-    sigma = shift_sigma(torch.rand(config.batch, generator=generator), config.shift)
+    sigma = flow_shift(torch.rand(config.batch, generator=generator), config.shift)
     eps = torch.randn(x0.shape, generator=generator)
     return x0, context, sigma, eps
 

@@ -7,6 +7,7 @@ import ui
 from explainers import backward_view as V
 from explainers import figures as F
 from explainers.prose import backward_init as text
+from explainers.state import BackwardView
 
 PAGE = "backward_noise_init"
 
@@ -20,15 +21,15 @@ def shared_model(device: str):
 
 
 @st.cache_data(max_entries=64, show_spinner="Rolling out frames…")
-def reading_result(reading: str, key: tuple, device: str) -> V.ReadingResult:
-    return V.run_reading(shared_model(device), reading, dict(key))
+def reading_result(reading: str, settings: BackwardView, device: str) -> V.ReadingResult:
+    """settings: V.rollout_settings(view), so both readings and every training window share the key."""
+    return V.run_reading(shared_model(device), reading, settings)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def training_start(key: tuple, device: str) -> dict:
-    v = dict(key)
-    rollout = reading_result("denoising_step", key, device)
-    return V.training_start(shared_model(device), rollout.frames, v)
+def training_start(settings: BackwardView, device: str) -> dict:
+    rollout = reading_result("denoising_step", V.rollout_settings(settings), device)
+    return V.training_start(shared_model(device), rollout.frames, settings)
 
 
 device, device_text, notices = ui.page_start(PAGE, V.PARAMS, "Backward noise initialization: what is t in Eq. 1?",
@@ -50,13 +51,9 @@ with st.sidebar:
     form = ui.widget(P["form"], help="flow: x = (1 − σ) x̂₀ + σ ε (Wan-style flow matching); VP: the same re-noising "
                      "written as √ᾱ x̂₀ + √(1 − ᾱ) ε. Both give the same frames up to rounding.")
 
-level = ui.level_selector()
+ui.level_selector()
 ui.show_notices(PAGE, notices)
-values = {p.key: st.session_state.get(p.key, p.default) for p in V.PARAMS}
-values.update(reading=reading, compare=compare, n_frames=n_frames, steps=steps, shift=shift,
-              init_schedule=init_schedule, sigma_init=sigma_init, form=form)
-base_key = tuple(sorted((k, values[k]) for k in ("n_frames", "steps", "shift", "init_schedule", "sigma_init", "form",
-                                                  "seed")))
+view = ui.read_view(BackwardView, V.PARAMS, notices)
 
 # ---- Eq. 1, relabelled for the chosen reading ------------------------------------------------
 with st.container(border=True):
@@ -69,20 +66,20 @@ with st.container(border=True):
     for line in text.EQ1_AGREE:
         st.latex(line)
     st.markdown(f"**Read as {V.READING_LABELS[reading]}:**")
-    eq, meaning = text.eq1_for(reading, init_schedule, V.sigma_list(values))
+    eq, meaning = text.eq1_for(reading, init_schedule, V.sigma_list(view))
     st.latex(eq)
     st.markdown(meaning)
     st.markdown(text.WHICH_READING)
 
-ui.explanation(level, text)
+ui.explanation(view.level, text)
 
 # ---- run ---------------------------------------------------------------------------------------
 timer = ui.Timer()
-readings = V.reading_list(values)
+readings = V.reading_list(view)
 try:
     with timer.part("rollouts"):
-        results = [ui.on_device(lambda d, r=r: reading_result(r, base_key, d), device) for r in readings]
-        truth = V.truth(values)
+        results = [ui.on_device(lambda d, r=r: reading_result(r, V.rollout_settings(view), d), device) for r in readings]
+        truth = V.truth(view)
 except (FileNotFoundError, RuntimeError) as err:
     st.error(str(err), icon=":material/error:")
     st.stop()
@@ -118,16 +115,17 @@ def gif() -> bytes:
 
 
 st.download_button("Download the frames as GIF", gif,
-                   file_name=f"eq1_{'_'.join(readings)}_seed{values['seed']}.gif", mime="image/gif",
+                   file_name=f"eq1_{'_'.join(readings)}_seed{view.seed}.gif", mime="image/gif",
                    icon=":material/download:", on_click="ignore")
 
 st.subheader("3 · What goes wrong over a long rollout")
 frame_axis = np.arange(n_frames)
 panels = [
     ("position error vs true ball (px)", [(label[r.reading], r.position_error) for r in results]),
-    ("ball speed (px per frame)", [(label[r.reading], r.motion) for r in results] + [("true video", truth.motion)]),
+    ("ball speed (px per frame)",
+     [(label[r.reading], r.motion) for r in results] + [("true video", truth.motion, F.REFERENCE)]),
     ("mean brightness (0–255)",
-     [(label[r.reading], r.brightness) for r in results] + [("true video", truth.brightness)]),
+     [(label[r.reading], r.brightness) for r in results] + [("true video", truth.brightness, F.REFERENCE)]),
 ]
 ui.figure(F.per_frame_curves(frame_axis, panels, V.HORIZON),
           f"Per-frame scores; the dashed line is the {V.HORIZON}-frame training horizon. Brightness is the mean "
@@ -141,9 +139,8 @@ with c1:
     window_start = ui.widget(dep["window_start"], check_url=True)
 with c2:
     train_step = ui.widget(dep["train_step"], check_url=True)
-train_key = tuple(sorted({**dict(base_key), "window_start": window_start, "train_step": train_step}.items()))
 with timer.part("training window"):
-    tw = training_start(train_key, device)
+    tw = training_start(V.training_settings(ui.read_view(BackwardView, V.PARAMS)), device)
 ids = [f"n={window_start + i}" for i in range(V.window_length(n_frames))]
 ui.figure(F.image_grid([
     ("the student's own rollout (clean)", tw["clean"]),

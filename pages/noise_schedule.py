@@ -7,6 +7,7 @@ import ui
 from explainers import figures as F
 from explainers import schedule_view as V
 from explainers.prose import schedule as text
+from explainers.state import ScheduleView
 
 PAGE = "noise_schedule"
 
@@ -27,14 +28,13 @@ N_POINTS = V.N_POINTS
 
 
 @st.cache_data(max_entries=64, show_spinner="Generating samples…")
-def generation(schedule_key: tuple, values: dict, device: str) -> V.Generation:
-    """Reverse sampling is deterministic in its inputs, so sessions asking for the same view share it."""
+def generation(schedule_key: tuple, settings: dict, device: str) -> V.Generation:
+    """Reverse sampling is deterministic in its inputs, so sessions asking for the same view share it.
+    settings: V.generation_values(view), the fields a generation depends on."""
     from explainers.data2d import get_dataset
 
-    schedule = V.build_schedule(schedule_key[0], values)
-    model = shared_model(values["dataset"], device)
-    return V.generate(model, get_dataset(values["dataset"]), schedule, values["sampler"],
-                      values["steps"], values["eta"], values["seed"], device=device)
+    model = shared_model(settings["dataset"], device)
+    return V.generate_view(model, get_dataset(settings["dataset"]), schedule_key[0], settings, device=device)
 
 
 device, device_text, notices = ui.page_start(PAGE, V.PARAMS, "VP noise schedules", text.SUMMARY)
@@ -64,26 +64,22 @@ with st.sidebar:
     if contrast == "flow_matching":
         ui.widget(P["shift"])
 
-values = {p.key: st.session_state.get(p.key, p.default) for p in V.PARAMS}
-values["schedule"] = tuple(names) or P["schedule"].default
-if not names:
-    notices = [*notices, "Pick at least one schedule; showing the default (cosine)."]
-
-level = ui.level_selector()
-ui.show_notices(PAGE, notices)
+ui.level_selector()
+view = ui.read_view(ScheduleView, V.PARAMS, notices)
+ui.show_notices(PAGE, list(view.notices))
 
 with timer.part("schedules"):
-    built, errors = V.build_schedules(values)
-    contrast_coefs = V.contrast_of(values)
+    built, errors = V.build_schedules(view)
+    contrast_coefs = V.contrast_of(view)
 for line in errors:
     st.error(f"Cannot build {line}. Showing the other schedules.", icon=":material/error:")
 if not built:
-    built = [V.build_schedule("cosine", {**values, "cosine_s": 0.008})]
+    built = [V.fallback_schedule(view)]
 primary = built[0]
 t_axis = np.arange(T)
 
 # ---- explanation ----------------------------------------------------------------------------
-ui.explanation(level, text)
+ui.explanation(view.level, text)
 
 # ---- figures 1-3: the schedule itself --------------------------------------------------------
 st.subheader("1 · The schedule: β_t and ᾱ_t")
@@ -109,9 +105,7 @@ ui.figure(F.variance_split(t_axis, V.label(primary.name), primary.alphas_cumprod
 st.subheader("3 · Signal-to-noise ratio")
 snr_series = [(V.label(s.name), s.log_snr) for s in built]
 if contrast_coefs is not None:
-    with np.errstate(divide="ignore"):
-        c_log_snr = 2 * (np.log(contrast_coefs.signal_coef) - np.log(contrast_coefs.noise_coef))
-    snr_series.append((f"{V.label(contrast_coefs.name)} (not VP)", c_log_snr))
+    snr_series.append((f"{V.label(contrast_coefs.name)} (not VP)", contrast_coefs.log_snr, F.CONTRAST))
 inf_names = [V.label(s.name) for s in built if np.isneginf(s.log_snr).any()]
 caption = "log-SNR falls from " + "; ".join(
     f"{V.label(s.name)} {s.log_snr[0]:.2f} to {F.clip_log_snr(s.log_snr)[0][-1]:.2f}" for s in built) + "."
@@ -123,21 +117,23 @@ ui.figure(F.snr_curves(t_axis, snr_series), caption, key="snr")
 # ---- figure 4: measured variance ------------------------------------------------------------
 st.subheader("4 · Measured on real samples: does Var[x_t] stay 1?")
 with timer.part("variance check"):
-    x0 = clean_points(values["dataset"], values["seed"])
+    x0 = clean_points(view.dataset, view.seed)
     from explainers.schedules import vp_coefficients
 
-    checks = [(V.label(s.name), V.variance_check(vp_coefficients(s), x0, values["seed"])) for s in built]
+    checks = [(V.label(s.name), V.variance_check(vp_coefficients(s), x0, view.seed)) for s in built]
     if contrast_coefs is not None:
         checks.append((f"{V.label(contrast_coefs.name)} (not VP)",
-                       V.variance_check(contrast_coefs, x0, values["seed"])))
+                       V.variance_check(contrast_coefs, x0, view.seed)))
 theory = [(name, np.interp(t_axis, c.t, c.theory)) if "(not VP)" in name else (name, np.ones(T))
           for name, c in checks]
 if contrast_coefs is not None:
-    theory[-1] = (checks[-1][0], contrast_coefs.total_variance)
+    theory[-1] = (checks[-1][0], contrast_coefs.total_variance, F.CONTRAST)
 points = []
 for name, c in checks:
     points.append((f"{name}, 2D points", c.t, c.measured_2d))
     points.append((f"{name}, image pixels", c.t, c.measured_image))
+if contrast_coefs is not None:  # the contrast's two rows of markers
+    points[-2:] = [(*p, F.CONTRAST) for p in points[-2:]]
 worst = max(abs(c.measured_2d - c.theory).max() for name, c in checks if "(not VP)" not in name)
 ui.figure(F.measured_vs_theory(t_axis, theory, points, log_y=contrast_coefs is not None),
           f"Markers: variance measured on {V.N_POINTS} standardised 2D points and on the image's pixels after "
@@ -149,7 +145,7 @@ ui.figure(F.measured_vs_theory(t_axis, theory, points, log_y=contrast_coefs is n
 @st.fragment
 def forward_process(schedule, x0, seed):
     st.subheader("5 · The forward process at step t")
-    dep = V.dependent_params(schedule.T, values["steps"])
+    dep = V.dependent_params(schedule.T, view.steps)
     t = ui.widget(dep["t"], check_url=True)
     a, b = float(schedule.signal_coef[t]), float(schedule.noise_coef[t])
     from explainers.image_data import procedural_image
@@ -169,24 +165,24 @@ def forward_process(schedule, x0, seed):
                   f"{100 * b * b:.1f}% noise.", key="forward_image")
 
 
-forward_process(primary, x0, values["seed"])
+forward_process(primary, x0, view.seed)
 
 
 # ---- figure 6: reverse generation ----------------------------------------------------------
 @st.fragment
-def reverse_generation(built, values):
+def reverse_generation(built, T: int):
     st.subheader("6 · Generating with this schedule")
     c1, c2, c3, c4 = st.columns(4)
     with c1:
         dataset = ui.widget(P["dataset"])
     with c2:
         sampler = ui.widget(P["sampler"])
-    dep = V.dependent_params(values["T"], st.session_state.get("steps", P["steps"].default))
+    dep = V.dependent_params(T, st.session_state.get("steps", P["steps"].default))
     with c3:
         steps = ui.widget(dep["steps"], check_url=True)
     with c4:
         eta = ui.widget(P["eta"], disabled=sampler != "ddim")
-    v = {**values, "dataset": dataset, "sampler": sampler, "steps": steps, "eta": eta}
+    v = ui.read_view(ScheduleView, V.PARAMS)  # with this fragment's controls as just drawn
     gens, ftimer = [], ui.Timer()
     with ftimer.part("sampling"):
         for s in built:
@@ -195,13 +191,13 @@ def reverse_generation(built, values):
             except (FileNotFoundError, RuntimeError) as err:
                 st.error(str(err), icon=":material/error:")
                 return
-    step = ui.widget(V.dependent_params(values["T"], steps)["step"])
+    step = ui.widget(V.dependent_params(T, steps)["step"])
     panels = [(f"{V.label(g.schedule)} · step {step}/{steps}", g.trajectory[step]) for g in gens]
     level = density_level(dataset)
     inside = "; ".join(f"{V.label(g.schedule)} {100 * V.inside_share(g.trajectory[step], dataset, level):.0f}%"
                        for g in gens)
     ui.figure(F.generation_panels(panels, density=density_grid(dataset), level=level),
-              f"{sampler.upper()} with {steps} steps from the same noise (seed {v['seed']}), one panel per "
+              f"{sampler.upper()} with {steps} steps from the same noise (seed {v.seed}), one panel per "
               f"schedule. The black line encloses {100 * V.TRUE_DATA_MASS:.0f}% of the true data; inside it at "
               f"step {step}: {inside}. Move 'Reverse step shown' to replay the trajectory.",
               key="generation")
@@ -221,7 +217,7 @@ def reverse_generation(built, values):
     ui.cost_readout(device_text, ftimer)
 
 
-reverse_generation(built, values)
+reverse_generation(built, view.T)
 
 # ---- misconceptions, sharing and cost --------------------------------------------------------
 ui.share_and_export(PAGE)

@@ -9,6 +9,7 @@ import ui
 from explainers import figures as F
 from explainers import spectral_view as V
 from explainers.prose import spectral as text
+from explainers.state import SpectralView
 
 PAGE = "spectral_norm"
 TRAIN_BUDGET_S = 30.0  # a live run stops itself after this long, so one student cannot hog the server
@@ -51,11 +52,12 @@ with st.sidebar:
     n_iter = ui.widget(P["n_iter"])
     threshold = ui.widget(P["threshold"])
 
-level = ui.level_selector()
+ui.level_selector()
 ui.show_notices(PAGE, notices)
-seed = st.session_state.get("seed", 0)
+view = ui.read_view(SpectralView, V.PARAMS, notices)
+seed = view.seed
 
-ui.explanation(level, text)
+ui.explanation(view.level, text)
 
 # ---- per-layer toggles ------------------------------------------------------------------------
 st.subheader("Normalization mode of each layer")
@@ -147,7 +149,6 @@ if model not in V.TRAINABLE:
 else:
     from explainers import spectral_training as T
 
-    values = {**{V.mode_key(k): m for k, m in modes.items()}, "n_iter": n_iter, "threshold": threshold}
     if model == "denoiser2d":
         # SN on a trained layer changes the function at once: show it before any training.
         with timer.part("samples"):
@@ -170,17 +171,18 @@ else:
     with c1:
         train_steps = ui.widget(P["train_steps"])
     with c2:
-        values["lr"] = lr = ui.widget(P["lr"])
+        ui.widget(P["lr"])
     with c3:
         st.write("")
         start = st.button("Train" if model == "gan" else "Fine-tune", key="train", icon=":material/play_arrow:")
+    run_view = ui.read_view(SpectralView, V.PARAMS)  # with the run's controls as just drawn
     kind = T.GanHistory if model == "gan" else T.FinetuneHistory
     last_key, runs_key = f"_train_last_{model}", f"_train_runs_{model}"
 
     def finish(label: str, history) -> None:
         st.session_state[last_key] = (label, history)
         runs = st.session_state.setdefault(runs_key, [])
-        runs.append(V.run_row(model, len(runs) + 1, label, values, seed, history))
+        runs.append(V.run_row(model, len(runs) + 1, label, run_view, history))
 
     partial = st.session_state.pop("_train_partial", None)
     if partial and partial["model"] == model and partial["records"] and not start:
@@ -207,9 +209,9 @@ else:
 
         def run_on(d):
             if model == "gan":
-                return T.train_gan(V.gan_config(values), seed, train_steps, callback=report,
+                return T.train_gan(V.gan_config(run_view), seed, train_steps, callback=report,
                                    time_budget_s=TRAIN_BUDGET_S, device=d)
-            return T.finetune_denoiser(V.finetune_config(values), seed, train_steps, callback=report,
+            return T.finetune_denoiser(V.finetune_config(run_view), seed, train_steps, callback=report,
                                        time_budget_s=TRAIN_BUDGET_S, device=d, model=base)
 
         with ui.training_slot(), timer.part("training"):
@@ -219,7 +221,10 @@ else:
         progress.empty()
         stop_slot.empty()
         finish(V.mode_summary(modes), history)
-    if last_key in st.session_state:
+    if last_key in st.session_state and not st.session_state[last_key][1].coverage:
+        st.info("The last run was stopped before its first snapshot (taken every 100 steps), so it has no "
+                "samples or curves to show.", icon=":material/info:")
+    elif last_key in st.session_state:
         label, history = st.session_state[last_key]
         st.markdown(f"**Last run:** {label}; {history.step[-1] if history.step else 0} steps ({history.stopped}), "
                     f"{history.elapsed_s:.1f} s, mode coverage {history.coverage[0]:.2f} at the first snapshot, "

@@ -4,9 +4,8 @@ bad URL values are noticed."""
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from conftest import chart_by_title as figure
-from conftest import run_page_file
-from test_app_schedule import decoded
+from devtools import chart_by_title as figure
+from devtools import decoded, run_page_file
 
 PAGE = "pages/backward_noise_init.py"
 

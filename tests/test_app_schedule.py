@@ -4,8 +4,8 @@ malformed URL falls back to defaults with a notice instead of an exception."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import chart_by_title as fig_by_title
-from conftest import chart_specs
+from devtools import chart_by_title as fig_by_title
+from devtools import chart_specs, decoded
 
 PAGE = "pages/noise_schedule.py"
 
@@ -54,16 +54,6 @@ def n_points(arr) -> int:
 
         return len(base64.b64decode(arr["bdata"])) // 4
     return len(arr)
-
-
-def decoded(arr):
-    import base64
-
-    import numpy as np
-
-    if isinstance(arr, dict):
-        return np.frombuffer(base64.b64decode(arr["bdata"]), dtype=arr["dtype"])
-    return np.asarray(arr, dtype=float)
 
 
 def test_overlay_and_zero_terminal_snr_and_contrast():

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import chart_by_title, run_page_file
-from test_app_schedule import decoded
+from devtools import chart_by_title, decoded, run_page_file
 
 PAGE = "pages/spectral_norm.py"
 

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from explainers import backward_init as B
+from explainers import schedules as S
 from explainers.frame_model import CheckpointError, FrameDenoiser, load_frame_model
 from explainers.video_data import POS_MAX, POS_MIN, make_clip, true_trajectory
 
@@ -66,7 +67,7 @@ def test_vp_form_is_the_flow_state_rescaled():
     for sigma in (0.0, 0.3, 0.5, 0.9375, 1.0):
         flow, vp = B.add_noise(x0, eps, sigma, "flow"), B.add_noise(x0, eps, sigma, "vp")
         torch.testing.assert_close(vp * B.vp_to_flow_scale(sigma), flow)
-        abar = B.vp_alphas_cumprod(sigma)
+        abar = S.flow_equivalent_alpha_bar(sigma)
         torch.testing.assert_close(vp / (np.sqrt(abar) + np.sqrt(1 - abar)), flow, rtol=1e-5, atol=1e-6)
         assert vp.var().item() == pytest.approx(1.0, abs=0.05)  # VP keeps unit variance ...
     assert B.add_noise(x0, eps, 0.5, "flow").var().item() == pytest.approx(0.5, abs=0.03)  # ... flow does not

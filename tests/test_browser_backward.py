@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from conftest import ARTIFACTS, wait_for_app
+from devtools import ARTIFACTS, wait_for_app
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ARTIFACTS, Server, wait_for_app
+from devtools import ARTIFACTS, wait_for_app, wait_until_settled
 
 pytestmark = pytest.mark.browser
 
@@ -19,11 +19,12 @@ def test_nothing_is_fetched_from_outside_the_server(server, page):
     page.on("request", lambda r: hosts.append(urlsplit(r.url)))
     for path in ("/", "/noise_schedule?lesson=2", "/backward_noise_init?n_frames=8", "/spectral_norm?level=Hard"):
         page.goto(server.url + path)
-        wait_for_app(page)
+        wait_until_settled(page)  # KaTeX, fonts, icons, charts: all in, so all requested
         if "lesson" in path:
             page.get_by_text("Show the answer").first.click()
-            page.wait_for_timeout(300)
-    page.wait_for_timeout(500)  # KaTeX, fonts, icons: all must have come from the server
+            page.locator('[data-testid="stExpander"]').filter(has_text="Show the answer").first \
+                .locator('[data-testid="stExpanderDetails"]').wait_for(state="visible")
+            wait_until_settled(page)  # the answer laid out, and the fonts it asked for loaded
     outside = {u.netloc for u in hosts if u.scheme in ("http", "https", "ws", "wss")
                and u.hostname not in ("127.0.0.1", "localhost")}
     assert len(hosts) > 20 and outside == set()
@@ -94,8 +95,11 @@ def test_accessibility_names_captions_keyboard_and_reduced_motion(server, page):
     page.keyboard.press("ArrowRight")
     wait_for_app(page)
     assert "n_frames=16" in page.url
-    # Nothing plays by itself: the animation stays on its first frame.
-    page.wait_for_timeout(1500)
+    # Nothing plays by itself: once the 16-frame animation is drawn and no Plotly animation is in flight
+    # (wait_until_settled), it is on its first frame.
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                           ".some(p => p._fullLayout?.sliders?.[0]?.steps?.length === 16)")
+    wait_until_settled(page)
     active = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')]"
                            ".map(p => p._fullLayout.sliders && p._fullLayout.sliders.length ? p._fullLayout.sliders[0].active : null)"
                            ".filter(v => v !== null)")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import wait_for_app
+from devtools import wait_for_app
 from explainers.lessons import LESSONS
 
 pytestmark = pytest.mark.browser

@@ -2,7 +2,7 @@
 
 import pytest
 
-from conftest import ARTIFACTS, FIRST_CHART, FIRST_CHART_X_LEN, wait_for_app
+from devtools import ARTIFACTS, FIRST_CHART, FIRST_CHART_X_LEN, wait_for_app
 
 pytestmark = pytest.mark.browser
 

@@ -3,7 +3,7 @@ one layer to SN moves its sigma to 1 and lowers the Lipschitz bound, then a shor
 
 import pytest
 
-from conftest import ARTIFACTS, wait_for_app
+from devtools import ARTIFACTS, wait_for_app
 
 pytestmark = pytest.mark.browser
 

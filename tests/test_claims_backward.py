@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from explainers import backward_init as B
 from explainers import backward_view as V
+from explainers import schedules as S
 from explainers.frame_model import load_frame_model, x0_from_v
 from explainers.video_data import SIZE
 
@@ -84,7 +85,7 @@ def test_shift5_list_is_self_forcings():
 def test_vp_state_is_the_flow_state_times_a_factor(seed, sigma):
     """The VP state √ᾱ x0 + √(1-ᾱ) ε is the flow state times √ᾱ + √(1-ᾱ), ᾱ = (1-σ)²/((1-σ)² + σ²)."""
     x0, eps = pair(seed)
-    abar = B.vp_alphas_cumprod(sigma)
+    abar = S.flow_equivalent_alpha_bar(sigma)
     torch.testing.assert_close(B.add_noise(x0, eps, sigma, "vp"),
                                B.add_noise(x0, eps, sigma, "flow") * (np.sqrt(abar) + np.sqrt(1 - abar)),
                                rtol=1e-6, atol=1e-6)

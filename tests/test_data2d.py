@@ -79,6 +79,9 @@ def test_true_samples_score_near_perfect_and_a_gaussian_blob_scores_worse(name):
 
 
 def test_ring8_coverage_separates_modes():
+    # mode_coverage counts a mode once it has min_share of its fair share n / 8 (here 0.2 * 80 / 8 = 2)
+    assert D.mode_coverage(torch.tensor([0, 0, 1, -1] + [2] * 76), 80) == pytest.approx(2 / 8)
+    assert D.mode_coverage(np.array([0, 0, 1, -1] + [2] * 76), 80, min_share=0.1) == pytest.approx(3 / 8)
     blob = torch.randn(2000, 2, generator=torch.Generator().manual_seed(0))
     assert D.quality_score(blob, "ring8")["mode_coverage"] == 0.0  # the blob sits between the modes
     data = D.get_dataset("ring8")

@@ -65,7 +65,7 @@ def digest(spec: dict) -> list[list]:
 
 
 def figures_of(page: str, query: dict) -> list[list]:
-    from conftest import chart_specs, run_page_file
+    from devtools import chart_specs, run_page_file
 
     return [digest(spec) for spec in chart_specs(run_page_file(page, query))]
 
@@ -86,9 +86,10 @@ def test_saved_deep_link_draws_the_same_figures(index):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT / "tests"))
-    sys.path.insert(0, str(ROOT))
-    import conftest  # noqa: F401  (one torch thread, as the tests run)
+    sys.path.insert(0, str(ROOT))  # run as a script, Python puts tests/ on the path, not the repo root
+    from explainers.device import configure_threads
+
+    configure_threads(1)  # one torch thread, as tests/conftest.py sets it
 
     SAVED.parent.mkdir(exist_ok=True)
     SAVED.write_text(json.dumps([{"page": p, "query": q, "figures": figures_of(p, q)} for p, q in LINKS]))

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CHROMIUM, CHROMIUM_ARGS, ROOT, wait_for_app
+from devtools import CHROMIUM, CHROMIUM_ARGS, ROOT, wait_for_app
 
 SCRIPT = ROOT / "deploy" / "run_replicas.sh"
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
@@ -210,8 +210,8 @@ def test_dockerfile_matches_the_app():
     assert arg["FROM"] == "python:3.11-slim"
     runs = " ".join(v for k, v in steps if k == "RUN")
     assert re.search(r"apt-get install .*\bchromium\b", runs)
-    assert "pip install --extra-index-url https://download.pytorch.org/whl/cpu -r requirements.txt" in runs
-    assert "torch==2.13.0" in (ROOT / "requirements.txt").read_text()
+    # Which torch build and index: requirements.txt decides (tests/test_readme.py checks they agree).
+    assert "pip install -r requirements.txt" in runs
     for k, v in steps:
         if k == "COPY":
             for source in v.split()[:-1]:

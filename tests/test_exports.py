@@ -52,7 +52,7 @@ def test_figure_pack_has_data_images_and_link():
 
 
 def test_pack_extras_given_as_callables_are_made_only_when_the_pack_is_downloaded():
-    import ui
+    from ui import classroom as ui
 
     calls = []
 

@@ -11,10 +11,10 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from conftest import Server, chart_specs, free_port, wait_for_app
+from devtools import Server, chart_specs, figure_data, free_port, wait_for_app
+from devtools import run_page as run  # an AppTest of the page, no exception
 from explainers.device import pick_device
 from explainers.paths import SHIPPED
-from test_isolation import figure_data, run  # run: an AppTest of the page, no exception
 
 # ---------------------------------------------------------------------------------------------
 # (a) server restart mid-lesson: the view lives in the URL

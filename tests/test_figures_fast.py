@@ -35,11 +35,11 @@ SAMPLES = {
     "variance_split": [lambda: F.variance_split(T, "linear", ABAR, 1 - ABAR),
                        lambda: F.variance_split(T, "linear", ABAR, 1 - ABAR, ("VE", ABAR, 1 + T / 10))],
     "snr_curves": [lambda: F.snr_curves(T, [("linear", LOG_SNR), ("zero SNR", LOG_SNR_ZERO),
-                                             ("VE (not VP)", LOG_SNR + 1)])],
+                                             ("VE (not VP)", LOG_SNR + 1, F.CONTRAST)])],
     "measured_vs_theory": [lambda: F.measured_vs_theory(T, [("linear", np.ones(50))],
                                                         [("linear", T[::10], RNG.random(5))], log_y=True),
-                           lambda: F.measured_vs_theory(T, [("VE (not VP)", 1 + T / 10.0)],
-                                                        [("VE (not VP)", T[::10], RNG.random(5))])],
+                           lambda: F.measured_vs_theory(T, [("VE (not VP)", 1 + T / 10.0, F.CONTRAST)],
+                                                        [("VE (not VP)", T[::10], RNG.random(5), F.CONTRAST)])],
     "scatter_2d": [lambda: F.scatter_2d(POINTS, "x_t"),
                    lambda: F.scatter_2d(POINTS, "samples", reference=POINTS[:8] * 2, limit=3.0,
                                         reference_name="the 8 true mode centres")],
@@ -58,7 +58,7 @@ SAMPLES = {
     "frames_animation": [lambda: F.frames_animation(FRAMES[:2], fps=4)],
     "per_frame_curves": [lambda: F.per_frame_curves(np.arange(6), [
         ("position error", [("reading a", RNG.random(6))]),
-        ("speed", [("reading a", RNG.random(6)), ("true video", RNG.random(6))])], horizon=3)],
+        ("speed", [("reading a", RNG.random(6)), ("true video", RNG.random(6), F.REFERENCE)])], horizon=3)],
     "image_grid": [lambda: F.image_grid(FRAMES, col_labels=[f"n={i}" for i in range(6)]),
                    lambda: F.image_grid(FRAMES[:1])],
     "spectra_grid": [lambda: F.spectra_grid([(f"layer{i} [SN]", np.sort(RNG.random(5))[::-1] + 0.1,
@@ -99,6 +99,18 @@ def public_builders() -> set[str]:
 def test_every_public_builder_has_samples():
     assert public_builders() == set(SAMPLES)
     assert {"f32", "clip_log_snr"}.isdisjoint(SAMPLES)
+
+
+def test_a_traces_role_not_its_label_decides_its_colour():
+    snr = F.snr_curves(T, [("a (not VP)", LOG_SNR), ("b", LOG_SNR, F.CONTRAST)])
+    assert [t.line.color for t in snr.data] == [F.PALETTE[0]] * 2 + [F.CONTRAST_COLOR] * 2
+    truth = F.per_frame_curves(np.arange(6), [("speed", [("true video", RNG.random(6)),
+                                                         ("data", RNG.random(6), F.REFERENCE)])], horizon=3)
+    assert [(t.line.color, t.line.dash) for t in truth.data] == [(F.PALETTE[0], "solid"), (F.GREY, "dot")]
+    var = F.measured_vs_theory(T, [("VE", 1 + T / 10.0, F.CONTRAST)], [("VE", T[::10], RNG.random(5), F.CONTRAST)])
+    assert {t.line.color if t.mode != "markers" else t.marker.color for t in var.data} == {F.CONTRAST_COLOR}
+    with pytest.raises(ValueError, match="^role "):
+        F.snr_curves(T, [("a", LOG_SNR, "truth")])
 
 
 @pytest.mark.parametrize("call", CASES)

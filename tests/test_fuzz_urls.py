@@ -3,7 +3,7 @@ valid values with a notice naming the key, report unknown keys, and never render
 
 Two levels:
   (a) pure and fast: `read_url(PARAMS, query)` and the classroom flags (`ui.url_notices`,
-      `ui.classroom` with a stand-in for `streamlit`), 1,200 generated query strings per page,
+      `ui.classroom_flags` with a stand-in for `streamlit`), 1,200 generated query strings per page,
       checked against an oracle written from the documented spec (`Param.range_text`);
   (b) through the real page: AppTest runs of a sample of the same queries, and one real-server
       browser check that `<script>` / `<img onerror>` payloads do not execute or reach the DOM.
@@ -338,7 +338,8 @@ class FakeQueryParams:
 def fake_st(monkeypatch):
     fake = SimpleNamespace(query_params=None, session_state={}, html_bodies=[])
     fake.html = fake.html_bodies.append
-    monkeypatch.setattr(ui, "st", fake)
+    for module in (ui.controls, ui.classroom):  # the two ui modules these tests drive
+        monkeypatch.setattr(module, "st", fake)
     return fake
 
 
@@ -356,7 +357,7 @@ def test_classroom_flags_never_raise_and_name_bad_values(page, fake_st):
         fake_st.query_params = FakeQueryParams(case.query)
         fake_st.session_state = {}
         fake_st.html_bodies.clear()
-        room = ui.classroom(page, params)  # in ui.page_start's order: the lesson step sees the URL as given
+        room = ui.classroom_flags(page, params)  # in ui.page_start's order: the lesson step sees the URL as given
         url = ui.url_notices(page, params)
         # url_notices is read_url with the classroom keys allowed, kept for the session
         assert url == list(dict.fromkeys(read_url(params, case.query, allowed_extra=ui.CLASSROOM_KEYS).notices))
@@ -598,7 +599,7 @@ def test_lesson_numbers_that_are_digits_but_not_ascii_are_noticed(page):
 
 @pytest.mark.browser
 def test_injected_tags_in_a_real_browser_neither_run_nor_reach_the_dom(server, page):
-    from conftest import wait_for_app
+    from devtools import wait_until_settled
 
     dialogs = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -606,8 +607,7 @@ def test_injected_tags_in_a_real_browser_neither_run_nor_reach_the_dom(server, p
                 ("<img src=y onerror=alert(4)>", "1"), ("hide", "<img src=z onerror=alert(5)>"),
                 ("lesson", "<script>alert(6)</script>")]
     page.goto(f"{server.url}/noise_schedule?{urlencode(payloads, quote_via=quote)}")
-    wait_for_app(page)
-    page.wait_for_timeout(1000)  # time for any injected handler to fire
+    wait_until_settled(page)  # every image loaded or failed, every chart drawn: any injected handler has fired
     assert dialogs == []
     injected = page.evaluate("""() => ({
         scripts: [...document.querySelectorAll('script')].filter(s => (s.textContent || '').includes('alert(')).length,
@@ -631,15 +631,14 @@ def test_injected_tags_in_a_real_browser_neither_run_nor_reach_the_dom(server, p
 def markdown_payload_renders(server, page, key: str) -> tuple[list, int]:
     """Open the schedule page with a Markdown image in `key` (its value, or the key itself) and return the
     requests made to the image's host and the number of <img> elements pointing there."""
-    from conftest import wait_for_app
+    from devtools import wait_until_settled
 
     image = "![i](http://127.0.0.9/pix.png)"
     fetched = []
     page.on("request", lambda r: fetched.append(r.url) if urlsplit(r.url).hostname == "127.0.0.9" else None)
     pairs = [(image, "1")] if key == "<unknown key>" else [(key, image)]
     page.goto(f"{server.url}/noise_schedule?" + urlencode(pairs, quote_via=quote))
-    wait_for_app(page)
-    page.wait_for_timeout(500)
+    wait_until_settled(page)  # every image on the page loaded or failed: a rendered pixel has been requested
     assert page.locator('[data-testid="stAlertContentWarning"]').count() >= 1
     return fetched, page.evaluate("() => document.querySelectorAll('img[src*=\"127.0.0.9\"]').length")
 

@@ -13,28 +13,12 @@ import hashlib
 import pytest
 import torch
 from streamlit.runtime.caching.cache_resource_api import _resource_caches
-from streamlit.testing.v1 import AppTest
 from torch import nn
 
-from conftest import wait_for_app
+from devtools import figure_data, wait_for_app
+from devtools import run_page as run  # an AppTest of the page, no exception
 
-# Every Plotly figure's traces, with typed arrays made plain and NaN/inf made strings (exactly comparable).
-FIGURE_DATA_JS = """() => [...document.querySelectorAll('.js-plotly-plot')].map(p => (p._fullData || []).map(t => {
-  const num = x => (typeof x === 'number' && !Number.isFinite(x)) ? String(x) : x;
-  const conv = v => v == null ? null : ArrayBuffer.isView(v) ? Array.from(v, num)
-                    : Array.isArray(v) ? v.map(conv) : num(v);
-  return {name: t.name ?? null, type: t.type, x: conv(t.x), y: conv(t.y), z: conv(t.z), text: conv(t.text)};
-}))"""
 N_FIGURES = {"noise_schedule": 7, "spectral_norm": 4}
-
-
-def figure_data(page, n_figures: int) -> list:
-    page.wait_for_function(
-        f"() => {{ const p = [...document.querySelectorAll('.js-plotly-plot')]; "
-        f"return p.length >= {n_figures} && p.every(x => x._fullData && x._fullData.length); }}", timeout=60_000)
-    data = page.evaluate(FIGURE_DATA_JS)
-    assert len(data) >= n_figures and all(data)
-    return data
 
 
 def open_view(context, url: str, n_figures: int):
@@ -122,19 +106,6 @@ def cached_models() -> dict[str, nn.Module]:
                 if isinstance(result.value, nn.Module):
                     out[f"{cache.display_name}/{value_key}"] = result.value
     return out
-
-
-def run(page: str, query: dict | None = None) -> AppTest:
-    if page == "noise_schedule":
-        at = AppTest.from_file("../app.py", default_timeout=240)
-        at.query_params.update(query or {})
-        at.switch_page(f"pages/{page}.py")
-    else:
-        at = AppTest.from_file(f"../pages/{page}.py", default_timeout=240)
-        at.query_params.update(query or {})
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def fresh_digests() -> dict[str, str]:

@@ -11,7 +11,7 @@ from plotly.offline import get_plotlyjs, get_plotlyjs_version
 from streamlit import config
 from streamlit.testing.v1 import AppTest
 
-from conftest import chart_specs
+from devtools import chart_specs
 from ui import live_chart
 
 

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT
+from devtools import ROOT
 
 
 def test_a_short_protocol_load_run_completes_every_interaction(tmp_path):

@@ -1,11 +1,11 @@
-"""ui/nodelay.py: TCP_NODELAY on the server's listening socket and on the connections accepted from it."""
+"""server/nodelay.py: TCP_NODELAY on the server's listening socket and on the connections accepted from it."""
 
 import os
 import socket
 
 import pytest
 
-from ui import nodelay
+from server import nodelay
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="finds sockets through /proc/self/fd")
 

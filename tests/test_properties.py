@@ -48,7 +48,7 @@ NON_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
 
 @FAST
 @given(kind=st.sampled_from(["variance_exploding", "flow_matching"]), T=st.integers(2, 3000),
-       shift=st.floats(0.1, 20.0))
+       shift=st.floats(*S.SHIFT_RANGE))
 def test_contrast_coefficients_valid(kind, T, shift):
     c = S.contrast_coefficients(kind, T, shift)
     for arr in (c.u, c.signal_coef, c.noise_coef, c.total_variance):
@@ -66,7 +66,7 @@ def test_contrast_coefficients_valid(kind, T, shift):
 @FAST
 @given(kind=st.text(max_size=20),
        T=st.one_of(st.integers(-10**6, 1), st.integers(10_001, 10**6), st.floats(-1e6, 1e6), st.booleans()),
-       shift=st.one_of(st.floats(max_value=0.0999), st.floats(min_value=20.001), NON_FINITE))
+       shift=st.one_of(st.floats(max_value=0.0099), st.floats(min_value=100.001), NON_FINITE))
 def test_contrast_coefficients_out_of_range(kind, T, shift):
     assume(kind not in ("variance_exploding", "flow_matching"))
     raises_naming("contrast", S.contrast_coefficients, kind, 100)
@@ -83,7 +83,7 @@ def test_contrast_coefficients_non_integer_or_huge_T(T):
 
 
 @FAST
-@given(sigma=hnp.arrays(np.float64, st.integers(1, 50), elements=st.floats(0.0, 1.0)), shift=st.floats(0.1, 20.0))
+@given(sigma=hnp.arrays(np.float64, st.integers(1, 50), elements=st.floats(0.0, 1.0)), shift=st.floats(*S.SHIFT_RANGE))
 def test_flow_shift_valid(sigma, shift):
     out = S.flow_shift(sigma, shift)
     assert out.shape == sigma.shape and finite(out)
@@ -97,7 +97,7 @@ def test_flow_shift_valid(sigma, shift):
 
 
 @FAST
-@given(shift=st.one_of(st.floats(max_value=0.0999), st.floats(min_value=20.001), NON_FINITE, st.text(max_size=3)))
+@given(shift=st.one_of(st.floats(max_value=0.0099), st.floats(min_value=100.001), NON_FINITE, st.text(max_size=3)))
 def test_flow_shift_out_of_range_shift(shift):
     raises_naming("shift", S.flow_shift, 0.5, shift)
 
@@ -202,7 +202,7 @@ def test_param_parse_numbers_outside_the_range_are_noticed(p, x):
 
 
 @FAST
-@given(steps=st.integers(1, 1000), shift=st.floats(0.01, 100.0))
+@given(steps=st.integers(1, 1000), shift=st.floats(*S.SHIFT_RANGE))
 def test_shifted_sigmas_valid(steps, shift):
     s = B.shifted_sigmas(steps, shift)
     assert s.shape == (steps,) and s.dtype == np.float64 and finite(s)
@@ -551,7 +551,8 @@ def figure_case(draw, which: str):
         m = draw(st.integers(1, 5))
         fig = F.frames_animation([(nm, frames(m)) for nm in names])
     elif which == "per_frame_curves":
-        fig = F.per_frame_curves(t, [(nm, [(f"{nm}/a", draw(vec(n))), ("true video", draw(vec(n)))]) for nm in names],
+        fig = F.per_frame_curves(t, [(nm, [(f"{nm}/a", draw(vec(n))), ("true video", draw(vec(n)), F.REFERENCE)])
+                                     for nm in names],
                                  horizon=draw(st.integers(1, n)))
     elif which == "image_grid":
         m = draw(st.integers(1, 5))

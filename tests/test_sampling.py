@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from explainers.models import Denoiser2D
-from explainers.sampling import (forward_noise, sample_ddim, sample_ddpm, step_alphas_cumprod,
-                                 step_timesteps)
+from explainers.sampling import (ddim_sigma, forward_noise, predicted_eps, predicted_x0, sample_ddim, sample_ddpm,
+                                 step_alphas_cumprod, step_timesteps)
 from explainers.schedules import make_schedule
 
 
@@ -121,10 +121,25 @@ def test_callback_sees_every_step():
     assert [info["abar"] for info in seen] == abar.tolist()
     assert seen[0]["log_snr"] == -np.inf and seen[-1]["abar_next"] == 1.0
     assert torch.equal(seen[-1]["x"], out)
-    assert all(info["x0_hat"].shape == x.shape for info in seen)
+    assert all(info["x0_hat"].shape == x.shape == info["eps_hat"].shape for info in seen)
     calls = []
     sample_ddpm(model, x, abar, generator=torch.Generator().manual_seed(0), callback=calls.append)
     assert len(calls) == 12
+
+
+@pytest.mark.parametrize("abar", [0.0, 0.3, 0.97])
+def test_x0_hat_and_eps_hat_rebuild_the_state_they_came_from(abar):
+    # x = sqrt(abar) x0_hat + sqrt(1 - abar) eps_hat for any v_hat: the two predictions are one rotation of (x, v).
+    x, v_hat = noise(seed=4), noise(seed=5)
+    x0_hat, eps_hat = predicted_x0(x, v_hat, abar), predicted_eps(x, v_hat, abar)
+    assert torch.allclose(np.sqrt(abar) * x0_hat + np.sqrt(1 - abar) * eps_hat, x, atol=1e-6)
+
+
+def test_ddim_sigma_at_eta_one_is_the_ddpm_posterior_variance():
+    abar, abar_next = step_alphas_cumprod(ZERO_SNR, 10), np.append(step_alphas_cumprod(ZERO_SNR, 10)[1:], 1.0)
+    beta = 1 - abar / abar_next
+    np.testing.assert_allclose(ddim_sigma(abar, abar_next, 1.0) ** 2, (1 - abar_next) / (1 - abar) * beta, rtol=1e-12)
+    assert not ddim_sigma(abar, abar_next, 0.0).any()
 
 
 def test_forward_noise_preserves_unit_variance():

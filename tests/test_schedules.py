@@ -77,6 +77,33 @@ def test_flow_shift_matches_self_forcing_sigmas():
                                [1.0, 0.9375, 0.8333333, 0.625], rtol=1e-6)
 
 
+def test_flow_shift_keeps_a_tensor_a_tensor_with_the_same_numbers():
+    # The video model's training draws its levels as a float32 tensor and shifts them with this function.
+    import torch
+
+    u = torch.rand(64, generator=torch.Generator().manual_seed(0))
+    shifted = S.flow_shift(u, 5.0)
+    assert isinstance(shifted, torch.Tensor) and shifted.dtype == torch.float32
+    np.testing.assert_allclose(shifted.numpy(), S.flow_shift(u.double().numpy(), 5.0), rtol=1e-6)
+    with pytest.raises(ValueError, match="^sigma "):
+        S.flow_shift(torch.tensor([0.5, 1.5]), 5.0)
+
+
+def test_one_log_snr_for_schedules_contrasts_and_samplers():
+    s = make_schedule("linear", T=1000, zero_terminal_snr=True)
+    np.testing.assert_array_equal(s.log_snr, S.log_snr_of(s.alphas_cumprod))
+    assert np.isneginf(S.log_snr_of(0.0)) and S.log_snr_of(0.5) == 0.0
+    # For VP, the coefficients' log-SNR is the schedule's; for a contrast it is log(a^2 / b^2).
+    np.testing.assert_allclose(S.vp_coefficients(s).log_snr[:-1], s.log_snr[:-1], rtol=1e-9)
+    assert np.isneginf(S.vp_coefficients(s).log_snr[-1])
+    ve = S.contrast_coefficients("variance_exploding", 1000)
+    np.testing.assert_allclose(ve.log_snr, -2 * np.log(ve.noise_coef), rtol=1e-9)
+    fm = S.contrast_coefficients("flow_matching", 1000, 3.0)
+    np.testing.assert_allclose(fm.log_snr[:-1], S.log_snr_of(S.flow_equivalent_alpha_bar(fm.noise_coef[:-1])),
+                               rtol=1e-9)
+    assert np.isneginf(fm.log_snr[-1])  # sigma = 1: no signal left
+
+
 @pytest.mark.parametrize("kwargs,param", [
     (dict(name="linear", T=0), "T"),
     (dict(name="linear", T=1.5), "T"),

@@ -248,6 +248,12 @@ def test_ring8_samples_and_mode_coverage():
     assert scores["quality"] == pytest.approx(1 - math.exp(-4.5), abs=0.005)
     collapsed = ring8_centers()[[0]] + RING8_STD * np.random.default_rng(0).standard_normal((1000, 2))
     assert mode_coverage(collapsed)["coverage"] == 1 / 8
+    # The GAN page's coverage is data2d's definition with a quarter of the fair share as the threshold.
+    from explainers import data2d
+
+    hits = np.linalg.norm(x.double().numpy()[:, None] - ring8_centers()[None], axis=-1) < 3 * RING8_STD
+    modes = np.where(hits.any(1), hits.argmax(1), -1)
+    assert scores["coverage"] == data2d.mode_coverage(modes, len(x), min_share=0.25)
 
 
 # --- training ---------------------------------------------------------------------------------

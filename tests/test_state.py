@@ -91,3 +91,33 @@ def test_a_value_above_a_narrowed_range_names_the_largest_valid_value():
     step = dependent_params(1000, 20)["step"]
     assert step.parse(["30"]) == (20, step.parse(["30"])[1]) and "largest valid value, 20" in step.parse(["30"])[1]
     assert wide.parse(["abc"])[1].endswith("so the default 499 is used.")  # not a number at all: as before
+
+
+def test_views_carry_library_names_through_the_one_alias_table():
+    from explainers import backward_view, spectral_view
+    from explainers.state import BackwardView, ScheduleView, SpectralView, build_view, url_key
+
+    v = build_view(ScheduleView, read_url(V.PARAMS, {"ztsnr": ["true"], "cosine_s": ["0.02"],
+                                                     "sl_beta_start": ["0.001"]}).values)
+    assert v.zero_terminal_snr is True and v.s == 0.02 and v.scaled_linear_beta_start == 0.001
+    assert url_key("zero_terminal_snr") == "ztsnr" and url_key("T") == "T"
+    empty = build_view(ScheduleView, {**read_url(V.PARAMS, {}).values, "schedule": ()})
+    assert empty.schedules == ("cosine",) and "Pick at least one schedule" in empty.notices[-1]
+    b = build_view(BackwardView, read_url(backward_view.PARAMS, {"n_frames": ["16"]}).values)
+    assert b.n_frames == 16 and b.sigma_init == 0.5
+    s = build_view(SpectralView, read_url(spectral_view.PARAMS, {"m_D.hidden1": ["sn"], "n_iter": ["3"]}).values)
+    assert s.modes["D.hidden1"] == "sn" and s.modes["G.out"] == "off" and s.n_power_iterations == 3
+    assert hash(s) == hash(build_view(SpectralView, read_url(spectral_view.PARAMS, {"m_D.hidden1": ["sn"],
+                                                                                  "n_iter": ["3"]}).values))
+
+
+def test_a_slider_range_lies_inside_the_library_range_it_narrows():
+    import pytest
+
+    from explainers import schedules as S
+    from explainers.state import Param
+
+    assert V.PARAM["T"].valid == S.T_RANGE and (V.PARAM["T"].low, V.PARAM["T"].high) == (10, 2000)
+    assert Param("s", "s", "float", 0.008, valid=S.COSINE_S_RANGE).high == S.COSINE_S_RANGE[1]
+    with pytest.raises(ValueError, match="inside the library's"):
+        Param("T", "T", "int", 10, 1, 20_000, 1, valid=S.T_RANGE)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import run_page_file
+from devtools import run_page_file
 from explainers.device import Slots, training_slots_wanted
 
 
@@ -67,10 +67,10 @@ def test_slot_count_from_the_environment(monkeypatch, raw, expected, noticed):
 
 
 def test_a_run_waits_while_another_session_holds_the_only_slot(monkeypatch):
-    import ui
+    from server.slots import training_slots
 
     at = run_page_file("spectral_norm", {"train_steps": "100"})
-    slots, _ = ui._training_slots()  # the process-wide slots the page uses (cached resource)
+    slots, _ = training_slots()  # the process-wide slots the page uses (cached resource)
     taken = [slots.acquire(0) for _ in range(slots.n)]
     assert all(taken)
     release_after = 1.5

@@ -6,10 +6,7 @@ TCP_NODELAY on a new connection only when the socket says IPPROTO_TCP (the same 
 uvicorn's pre-bound sockets, Kludex/uvicorn#3149). So Nagle's algorithm stays on for every browser's
 WebSocket: after a large message (a figure), the next small one waits until the browser acknowledges the
 large one, and the viewer's system delays that acknowledgement (40 ms on Linux, longer on some others).
-Measured on the schedule page (2026-12-02, T moves with the samples cached): in 15-17 of 60 reruns the
-end reached the client about 40 ms late, in a gap late in the run (often right after figure 6's 85 kB
-message), and p95 was 93-112 ms. With the client forced to acknowledge at once the gap was gone (p95 62
-ms); with this module, p95 55-60 ms (bench/bench_schedule_page.py measures both ways in one run).
+bench/bench_schedule_page.py measures the page both ways in one run; docs/PERFORMANCE.md has the numbers.
 
 On Linux an accepted socket inherits TCP_NODELAY from its listening socket, so setting it once on the
 listener covers every later connection; the connections already open are set too. Elsewhere this does

@@ -1,4 +1,4 @@
-"""A student's session for bench/load_test.py that speaks Streamlit's own WebSocket protocol.
+"""A student's session for the load test (bench/load_test.py) that speaks Streamlit's own WebSocket protocol.
 
 Why: 30 headless Chromium sessions on the server's own 2 cores spend about 3 CPU seconds drawing each
 interaction against the server's 0.35, so on this machine they measure the browsers, not the server.
@@ -19,7 +19,8 @@ import asyncio
 import random
 import time
 
-PAGES = ("noise_schedule", "backward_noise_init", "spectral_norm")  # as in load_test.py
+from bench.load.lesson import PAGES, Recorder, lesson_query
+
 FINISHED_EARLY_FOR_RERUN = 2  # ForwardMsg.ScriptFinishedStatus: the app asked for another run
 
 
@@ -97,7 +98,7 @@ class ProtocolSession:
 
 
 async def protocol_session(base: str, sid: int, args, rec, rng: random.Random, think_s: float | None = None) -> None:
-    """The same lesson as load_test.run_session: each page at ?lesson=1, Next twice, then Train on the
+    """The same lesson as chromium_client.run_session: each page at ?lesson=1, Next twice, then Train on the
     spectral page; recorded in `rec` in the same form (kind nav / next / train, seconds, errors)."""
     import websockets
 
@@ -129,7 +130,7 @@ async def protocol_session(base: str, sid: int, args, rec, rng: random.Random, t
                                       open_timeout=args.timeout, ping_interval=None) as ws:
             session = ProtocolSession(ws)
             for name in PAGES:
-                query = "lesson=1" + (f"&train_steps={args.train_steps}" if name == "spectral_norm" else "")
+                query = lesson_query(name, args.train_steps)
                 if not await timed(session, "nav", name, args.timeout, page_name=name, query=query):
                     continue
                 for k in range(args.next_clicks):
@@ -145,3 +146,24 @@ async def protocol_session(base: str, sid: int, args, rec, rng: random.Random, t
     except (OSError, websockets.exceptions.WebSocketException) as err:
         rec.errors.append({"session": sid, "kind": "session", "error": "connection", "text": repr(err)[:300]})
 
+
+class ProtocolClients:
+    """Sessions that speak Streamlit's WebSocket protocol: no drawing."""
+
+    def __init__(self, args):
+        self.args = args
+
+    async def __aenter__(self):
+        return self
+
+    async def open(self, n: int) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def run(self, base: str, i: int, rec: Recorder, rng: random.Random, think_s: float | None = None):
+        await protocol_session(base, i, self.args, rec, rng, think_s)
+
+    async def __aexit__(self, *exc):
+        pass

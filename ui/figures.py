@@ -1,0 +1,91 @@
+"""Figures on a page: the live chart, its one-line caption and its Export menu, and the cost readout.
+
+Every figure a page shows goes through `figure`, which also records it for the page's figure pack
+(ui/classroom.py's share_and_export). The chart itself is drawn by ui/live_chart.py.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+
+import streamlit as st
+
+from ui.classroom import PRESENT_SCALE, keep_lesson_changes_in_url
+
+
+def start_figures(page: str) -> None:
+    """Forget the figures of the previous run; ui.figure registers this run's for the figure pack."""
+    st.session_state[f"_figures_{page}"] = {}
+    st.session_state["_current_page"] = page
+
+
+def _figure_name(fig, caption: str) -> str:
+    title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else None
+    if not title and fig.layout.annotations:
+        title = " / ".join(a.text for a in fig.layout.annotations if a.text)[:60]
+    return title or caption[:60]
+
+
+def figure(fig, caption: str, key: str | None = None, page: str | None = None) -> None:
+    """A chart, the one-line text caption that says what it shows (with its key numbers), and an
+    Export menu: the figure's data as CSV, and the figure as PNG or SVG.
+
+    `key` names the chart on the page: the browser updates the chart with that name in place when the
+    figure changes (ui/live_chart.py). Give one wherever the figure's title changes with the controls."""
+    from explainers.exports import figure_csv, figure_image, slug
+    from ui import live_chart
+
+    present = st.session_state.get("_present", False)
+    if present:
+        fig.update_layout(height=int((fig.layout.height or 340) * PRESENT_SCALE), font=dict(size=20))
+    name = _figure_name(fig, caption)
+    live_chart.show(fig, key=f"_chart_{key or slug(name)}", own_fonts=present, config={
+        "displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": slug(name), "scale": 2}})
+    # One row: the caption takes what the Export button (at its natural width) leaves, even in half-width columns.
+    row = st.container(horizontal=True, wrap=False, vertical_alignment="top")
+    row.caption(caption, width="stretch")
+    with row.popover("Export", icon=":material/download:", width="content"):
+        stem = slug(name)
+        st.download_button("Data (CSV)", data=lambda: figure_csv(fig), file_name=f"{stem}.csv", mime="text/csv",
+                           on_click="ignore", key=f"_csv_{stem}_{key}")
+        st.download_button("Image (PNG)", data=lambda: figure_image(fig, "png"), file_name=f"{stem}.png",
+                           mime="image/png", on_click="ignore", key=f"_png_{stem}_{key}")
+        st.download_button("Image (SVG)", data=lambda: figure_image(fig, "svg"), file_name=f"{stem}.svg",
+                           mime="image/svg+xml", on_click="ignore", key=f"_svg_{stem}_{key}")
+    if page is None:
+        page = st.session_state.get("_current_page")
+    if page:
+        st.session_state.setdefault(f"_figures_{page}", {})[name] = (name, fig, caption)
+        if _in_fragment():
+            # A fragment's rerun never reaches share_and_export; its figures come after its controls.
+            keep_lesson_changes_in_url(page)
+
+
+def _in_fragment() -> bool:
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return bool(ctx and getattr(ctx, "fragment_ids_this_run", None))
+
+
+class Timer:
+    """Milliseconds of the computations on this run, for the cost readout."""
+
+    def __init__(self):
+        self.parts: dict[str, float] = {}
+
+    @contextmanager
+    def part(self, name: str):
+        start = time.perf_counter()
+        yield
+        self.parts[name] = self.parts.get(name, 0.0) + 1000 * (time.perf_counter() - start)
+
+    @property
+    def total_ms(self) -> float:
+        return sum(self.parts.values())
+
+
+def cost_readout(device_text: str, timer: Timer) -> None:
+    parts = ", ".join(f"{name} {ms:.1f} ms" for name, ms in timer.parts.items())
+    st.caption(f"Cost of the last computation: {timer.total_ms:.1f} ms on {device_text} ({parts}).")
