@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from explainers import backward_init as B
-from explainers.frame_model import N_CONTEXT  # noqa: F401  (the page's captions name it)
+from explainers import figures as F
+from explainers.frame_model import N_CONTEXT
 from explainers.schedules import SHIFT_RANGE
 from explainers.state import LEVEL, SEED, BackwardView, Param, as_view
 
@@ -159,3 +160,62 @@ def matrix_rows_note(matrices: list[np.ndarray], shown: int) -> str:
                  for m in matrices)
     tail = f" every later row repeats frame {shown - 1}'s" if repeat else ""
     return f"The first {shown} of the {n} frames" + (f";{tail}." if repeat else ".")
+
+
+# ---- figures and their captions, in page order ---------------------------------------------------
+
+def matrix_shown(results: list) -> F.Shown:
+    """Figure 1: the σ of every model call, one matrix per reading (the first MATRIX_ROWS frames)."""
+    matrices = [(READING_LABELS[r.reading], r.noise_levels) for r in results]
+    shown = min(len(results[0].noise_levels), MATRIX_ROWS)
+    return F.Shown(F.noise_level_matrices(matrices, max_frames=shown),
+                   "Rows are frames n, columns the denoising-step slots k; colour and number are σ. Blank cells are "
+                   f"skipped steps. σ list: {', '.join(f'{s:.4f}' for s in results[0].noise_levels[0])}. "
+                   + matrix_rows_note([m for _, m in matrices], shown))
+
+
+def frame_rows(results: list, truth) -> list[tuple[str, np.ndarray]]:
+    """(name, frames) of the true video and each reading's rollout, top to bottom."""
+    return [("true video", truth.frames)] + [(READING_LABELS[r.reading], r.frames) for r in results]
+
+
+def strip_shown(rows: list[tuple[str, np.ndarray]], n_frames: int, most: int = 12) -> F.Shown:
+    """Figure 2: `most` evenly spaced frames of every row."""
+    ids = list(np.linspace(0, n_frames - 1, min(n_frames, most)).round().astype(int))
+    return F.Shown(F.frame_strips(rows, ids),
+                   f"{len(ids)} of the {n_frames} frames, evenly spaced: the true video (top) and each reading's "
+                   f"rollout from the same {N_CONTEXT} context frames and the same noise.")
+
+
+def gif_of(rows: list[tuple[str, np.ndarray]]) -> bytes:
+    """Every row side by side as one animated GIF (encoded only when asked for: a fifth of the page's time)."""
+    return B.frames_to_gif(np.concatenate([f for _, f in rows], axis=2), fps=6)
+
+
+def scores_shown(results: list, truth, n_frames: int) -> F.Shown:
+    """Figure 3: position error, ball speed and brightness per frame, with the training horizon."""
+    label = READING_LABELS
+    panels = [
+        ("position error vs true ball (px)", [(label[r.reading], r.position_error) for r in results]),
+        ("ball speed (px per frame)",
+         [(label[r.reading], r.motion) for r in results] + [("true video", truth.motion, F.REFERENCE)]),
+        ("mean brightness (0–255)",
+         [(label[r.reading], r.brightness) for r in results] + [("true video", truth.brightness, F.REFERENCE)]),
+    ]
+    return F.Shown(F.per_frame_curves(np.arange(n_frames), panels, HORIZON),
+                   f"Per-frame scores; the dashed line is the {HORIZON}-frame training horizon. Brightness is the "
+                   "mean gray level of the pictures, 0 black to 255 white. " + summary_line(results))
+
+
+def training_window_shown(tw: dict, window_start: int, n_frames: int) -> F.Shown:
+    """Figure 4: the student's window, re-noised by Eq. 1, against a start from pure noise."""
+    ids = [f"n={window_start + i}" for i in range(window_length(n_frames))]
+    return F.Shown(F.image_grid([
+        ("the student's own rollout (clean)", tw["clean"]),
+        (f"Eq. 1: re-noised to σ = {tw['sigma']:.4f} (what Self-Forcing++ trains from)", tw["renoised"]),
+        ("the model's one-step prediction from it", tw["x0_hat_renoised"]),
+        ("pure noise start (σ = 1)", tw["pure_noise"]),
+        ("the model's one-step prediction from pure noise", tw["x0_hat_pure_noise"]),
+    ], col_labels=ids), f"A window of {len(ids)} frames starting at frame {window_start} of the denoising-step "
+        "rollout. Re-noising keeps the rollout's own (possibly drifted) content visible under the noise, so the "
+        "student learns to repair its own errors; from pure noise only the context says where the ball is.")

@@ -8,7 +8,7 @@ are clipped to a floor and marked, never silently dropped.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import pandas  # noqa: F401  (see below)
@@ -26,6 +26,13 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 CONTRAST_COLOR = "#D55E00"
 GREY = "#7f7f7f"
 # What a trace stands for, said by the caller, decides how it is drawn (never its label's text):
+class Shown(NamedTuple):
+    """A figure and the one-line caption under it, with the numbers it states formatted from the data."""
+
+    figure: go.Figure
+    caption: str
+
+
 SERIES = "series"  # one of several alike curves: the next palette colour
 CONTRAST = "contrast"  # the non-VP contrast to the VP schedules: always CONTRAST_COLOR
 REFERENCE = "reference"  # the truth a result is judged against (the true video): grey, dotted

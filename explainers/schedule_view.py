@@ -1,7 +1,9 @@
 """Everything the noise-schedule page computes, as plain functions of its view (state.ScheduleView).
 
 The page reads its controls, calls these, and draws the results; the benchmark calls the same
-functions, so what it times is what a student waits for.
+functions, so what it times is what a student waits for. Each figure's builder sits here with the
+caption that states its numbers (the `*_shown` functions), so a figure and the sentence about it are read
+side by side; that is why this module runs past 400 lines.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
+from explainers import figures as F
 from explainers import schedules as S
 from explainers.data2d import UNDER_DISPERSED
 from explainers.image_data import procedural_image
@@ -330,3 +333,106 @@ def compare_line(gens: list[Generation]) -> str:
     parts = [f"{label(g.schedule)}: log-density gap {g.score['log_density_gap']:.2f}, "
              f"{100 * g.score['off_mode_fraction']:.0f}% of points off the modes" for g in gens]
     return "; ".join(parts) + f". Same noise, same model: {label(best.schedule)} is closest to the data."
+
+
+# ---- figures and their captions, in page order ---------------------------------------------------
+
+def schedule_shown(built: list[S.Schedule]) -> F.Shown:
+    """Figure 1: β_t and ᾱ_t of every schedule, with ᾱ halfway and at the end in the caption."""
+    T = built[0].T
+    t_axis = np.arange(T)
+    return F.Shown(
+        F.schedule_curves(t_axis, [(label(s.name), s.betas, s.alphas_cumprod) for s in built]),
+        "β_t is the noise added at step t; ᾱ_t is the share of signal variance left. "
+        + "; ".join(f"{label(s.name)}: ᾱ at t = {T // 2 - 1} is {s.alphas_cumprod[T // 2 - 1]:.4f}, "
+                    f"at t = {T - 1} {s.alphas_cumprod[-1]:.3g}" for s in built) + ".")
+
+
+def variance_split_shown(primary: S.Schedule, contrast: S.Coefficients | None) -> F.Shown:
+    """Figure 2: signal + noise variance of the first schedule stacked to 1, and the non-VP contrast's total."""
+    signal, noise = primary.alphas_cumprod, 1 - primary.alphas_cumprod
+    total = signal + noise
+    caption = (f"Stacked: signal variance ᾱ_t and noise variance 1 − ᾱ_t of {label(primary.name)}; their sum stays "
+               f"between {total.min():.6f} and {total.max():.6f}.")
+    contrast_tuple = None
+    if contrast is not None:
+        contrast_tuple = (label(contrast.name), contrast.signal_coef**2, contrast.noise_coef**2)
+        tv = contrast.total_variance
+        caption += (f" The {label(contrast.name)} contrast is not VP: its total variance runs from "
+                    f"{tv.min():.3g} to {tv.max():.3g}.")
+    return F.Shown(F.variance_split(np.arange(primary.T), label(primary.name), signal, noise, contrast_tuple), caption)
+
+
+def snr_shown(built: list[S.Schedule], contrast: S.Coefficients | None) -> F.Shown:
+    """Figure 3: log-SNR of every schedule (−∞ clipped and marked) and of the contrast."""
+    series = [(label(s.name), s.log_snr) for s in built]
+    if contrast is not None:
+        series.append((f"{label(contrast.name)} (not VP)", contrast.log_snr, F.CONTRAST))
+    caption = "log-SNR falls from " + "; ".join(
+        f"{label(s.name)} {s.log_snr[0]:.2f} to {F.clip_log_snr(s.log_snr)[0][-1]:.2f}" for s in built) + "."
+    if any(np.isneginf(s.log_snr).any() for s in built):
+        caption += (f" With zero terminal SNR the last step has SNR 0, log-SNR = −∞; it is drawn at "
+                    f"{F.LOG_SNR_FLOOR:g} with a ▼ marker.")
+    return F.Shown(F.snr_curves(np.arange(built[0].T), series), caption)
+
+
+def variance_checks(built: list[S.Schedule], contrast: S.Coefficients | None, x0: np.ndarray,
+                    seed: int) -> tuple[list[tuple[str, VarianceCheck]], tuple[str, VarianceCheck] | None]:
+    """Var[x_t] measured for every schedule, and for the contrast (None without one)."""
+    vp = [(label(s.name), variance_check(S.vp_coefficients(s), x0, seed)) for s in built]
+    other = None if contrast is None else (f"{label(contrast.name)} (not VP)", variance_check(contrast, x0, seed))
+    return vp, other
+
+
+def measured_shown(T: int, vp: list[tuple[str, VarianceCheck]], contrast: S.Coefficients | None,
+                   other: tuple[str, VarianceCheck] | None) -> F.Shown:
+    """Figure 4: measured Var[x_t] markers on the theory lines (1 for VP; the contrast's own total)."""
+    theory = [(name, np.ones(T)) for name, _ in vp]
+    points = [row for name, c in vp for row in ((f"{name}, 2D points", c.t, c.measured_2d),
+                                                 (f"{name}, image pixels", c.t, c.measured_image))]
+    if other is not None:
+        name, c = other
+        theory.append((name, contrast.total_variance, F.CONTRAST))
+        points += [(f"{name}, 2D points", c.t, c.measured_2d, F.CONTRAST),
+                   (f"{name}, image pixels", c.t, c.measured_image, F.CONTRAST)]
+    worst = max(abs(c.measured_2d - c.theory).max() for _, c in vp)
+    return F.Shown(F.measured_vs_theory(np.arange(T), theory, points, log_y=other is not None),
+                   f"Markers: variance measured on {N_POINTS} standardised 2D points and on the image's pixels "
+                   f"after forward noising; lines: theory. For VP the measured variance stays within {worst:.3f} of 1.")
+
+
+def forward_shown(schedule: S.Schedule, t: int, x0: np.ndarray, seed: int) -> tuple[str, F.Shown, F.Shown]:
+    """Figure 5 at step t: the equation with its numbers, the noised 2D points and the noised image."""
+    a, b = float(schedule.signal_coef[t]), float(schedule.noise_coef[t])
+    xt = forward_at(a, b, standardise(x0), seed)
+    img_t = forward_at(a, b, procedural_image(), seed)
+    line = (f"**{label(schedule.name)}, t = {t}:** x_t = {a:.3f}·x₀ + {b:.3f}·ε  (ᾱ_t = {a * a:.4f}, "
+            f"SNR = {a * a / max(b * b, 1e-300):.3g})")
+    points = F.Shown(F.scatter_2d(xt, f"2D points at t = {t}", reference=standardise(x0)),
+                     f"Grey: clean points; blue: the same points at t = {t}. Their variance is "
+                     f"{xt.var(axis=0).mean():.3f} (VP theory: 1).")
+    image = F.Shown(F.image(img_t, f"Image at t = {t}"),
+                    f"The procedural image at t = {t}: {100 * a * a:.1f}% of its variance is signal, "
+                    f"{100 * b * b:.1f}% noise.")
+    return line, points, image
+
+
+def generation_shown(gens: list[Generation], view: ScheduleView, step: int, density, level: float) -> F.Shown:
+    """Figure 6: every schedule's samples at reverse step `step`, and the share inside the true-data line."""
+    panels = [(f"{label(g.schedule)} · step {step}/{view.steps}", g.trajectory[step]) for g in gens]
+    inside = "; ".join(f"{label(g.schedule)} {100 * inside_share(g.trajectory[step], view.dataset, level):.0f}%"
+                       for g in gens)
+    return F.Shown(F.generation_panels(panels, density=density, level=level),
+                   f"{view.sampler.upper()} with {view.steps} steps from the same noise (seed {view.seed}), one panel "
+                   f"per schedule. The black line encloses {100 * TRUE_DATA_MASS:.0f}% of the true data; inside it "
+                   f"at step {step}: {inside}. Move 'Reverse step shown' to replay the trajectory.")
+
+
+def quality_caption(truth: dict) -> str:
+    """What the score table's numbers mean, with the true data's own values."""
+    return (f"Sample quality against the true data. The log-density gap is the distance of the samples' mean "
+            f"log-density from the data's own value, {truth['data_log_density']:.2f}: 0 means as the data, and "
+            f"{N_POINTS:,} fresh true samples score {truth['log_density_gap']:.3f}. A higher mean log-density "
+            f"is not better: samples squeezed onto the modes score above the data. Spread: the median distance "
+            f"to the nearest mode centre, divided by the data's (below {UNDER_DISPERSED:g}: too tight). "
+            f"Higher mode coverage, fewer points off the modes and a lower energy distance are better.")

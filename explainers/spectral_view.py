@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explainers import figures as F
 from explainers import spectral as SN
 from explainers.state import LEVEL, SEED, Param, SpectralView, as_view
 from explainers.state import mode_key  # noqa: F401  (m_<layer>: the alias of SpectralView.modes)
@@ -342,10 +343,37 @@ def curve_panels(model: str, history) -> tuple[list, str]:
 
 
 def runs_line(model: str, a: dict, b: dict) -> str:
-    """The last two training runs of this session, in one line."""
-    line = (f"run {a['run']} ({a['modes']}) against run {b['run']} ({b['modes']}): mode coverage "
-            f"{a['mode coverage']:.2f} vs {b['mode coverage']:.2f}")
+    """The last two training runs of this session, in one line (a run stopped before its first snapshot
+    has no numbers: "none")."""
+    def pair(column: str, spec: str) -> str:
+        return " vs ".join("none" if r[column] is None else format(r[column], spec) for r in (a, b))
+
+    line = (f"run {a['run']} ({a['modes']}) against run {b['run']} ({b['modes']}): "
+            f"mode coverage {pair('mode coverage', '.2f')}")
     if model == "gan":
-        return line + (f", max D Lipschitz bound {a['max D Lipschitz bound']:.3g} vs "
-                       f"{b['max D Lipschitz bound']:.3g}.")
-    return line + f", energy distance {a['energy distance']:.3g} vs {b['energy distance']:.3g}."
+        return line + f", max D Lipschitz bound {pair('max D Lipschitz bound', '.3g')}."
+    return line + f", energy distance {pair('energy distance', '.3g')}."
+
+
+def last_run_shown(model: str, label: str, history) -> tuple[str, F.Shown | None, F.Shown, F.Shown]:
+    """The last training run: a summary line, its curves (None before the first step), its final samples
+    and its mode coverage over the run. Needs at least one snapshot (history.coverage not empty)."""
+    summary = (f"**Last run:** {label}; {history.step[-1] if history.step else 0} steps ({history.stopped}), "
+               f"{history.elapsed_s:.1f} s, mode coverage {history.coverage[0]:.2f} at the first snapshot, "
+               f"{history.coverage[-1]:.2f} at the last.")
+    curves = None
+    if history.step:
+        panels, numbers = curve_panels(model, history)
+        curves = F.Shown(F.training_curves(np.asarray(history.step), panels), numbers)
+    who = "generator" if model == "gan" else "denoiser"
+    samples = F.Shown(
+        F.scatter_2d(history.samples[-1], "generated samples", reference=mode_centres(model), limit=3.0,
+                     reference_name="the 8 true mode centres"),
+        f"{len(history.samples[-1]):,} {who} samples at step {history.sample_steps[-1]} (blue) and the "
+        f"8 true modes (grey); mode coverage {history.coverage[-1]:.2f}.")
+    coverage = F.Shown(
+        F.coverage_curve(np.asarray(history.sample_steps), modes_covered(history.coverage), N_MODES),
+        "How many of the 8 modes get at least a quarter of their fair share of the samples, every 100 steps "
+        "(mode coverage in the table is this count / 8)"
+        + (" (step 0: the normalized denoiser before fine-tuning)." if model != "gan" else "."))
+    return summary, curves, samples, coverage

@@ -1,6 +1,5 @@
 """Backward noise initialization (Eq. 1 of Self-Forcing++): read controls, call explainers, show figures."""
 
-import numpy as np
 import streamlit as st
 
 import ui
@@ -84,34 +83,20 @@ except (FileNotFoundError, RuntimeError) as err:
     st.error(str(err), icon=":material/error:")
     st.stop()
 
-label = V.READING_LABELS
 st.info(V.summary_line(results), icon=":material/compare_arrows:")
 
 st.subheader("1 · Noise level of every model call")
-matrices = [(label[r.reading], r.noise_levels) for r in results]
-shown = min(n_frames, V.MATRIX_ROWS)
-ui.figure(F.noise_level_matrices(matrices, max_frames=shown),
-          "Rows are frames n, columns the denoising-step slots k; colour and number are σ. Blank cells are skipped "
-          f"steps. σ list: {', '.join(f'{s:.4f}' for s in results[0].noise_levels[0])}. "
-          + V.matrix_rows_note([m for _, m in matrices], shown), key="sigma_matrices")
+ui.figure(*V.matrix_shown(results), key="sigma_matrices")
 
 st.subheader("2 · Generated frames")
-ids = list(np.linspace(0, n_frames - 1, min(n_frames, 12)).round().astype(int))
-rows = [("true video", truth.frames)] + [(label[r.reading], r.frames) for r in results]
-ui.figure(F.frame_strips(rows, ids),
-          f"{len(ids)} of the {n_frames} frames, evenly spaced: the true video (top) and each reading's rollout "
-          f"from the same {V.N_CONTEXT} context frames and the same noise.", key="frame_strips")
+rows = V.frame_rows(results, truth)
+ui.figure(*V.strip_shown(rows, n_frames), key="frame_strips")
 ui.figure(F.frames_animation(rows), "Press Play, or drag the slider to step through frames. All rows play together.",
           key="animation")
-from explainers.backward_init import frames_to_gif  # noqa: E402  (imageio is only needed for the download)
-
-# The GIF is encoded only when someone asks for it (a callable), not on every rerun: encoding took a fifth
-# of this page's server time.
-gif_frames = np.concatenate([f for _, f in rows], axis=2)
 
 
 def gif() -> bytes:
-    return frames_to_gif(gif_frames, fps=6)
+    return V.gif_of(rows)
 
 
 st.download_button("Download the frames as GIF", gif,
@@ -119,18 +104,7 @@ st.download_button("Download the frames as GIF", gif,
                    icon=":material/download:", on_click="ignore")
 
 st.subheader("3 · What goes wrong over a long rollout")
-frame_axis = np.arange(n_frames)
-panels = [
-    ("position error vs true ball (px)", [(label[r.reading], r.position_error) for r in results]),
-    ("ball speed (px per frame)",
-     [(label[r.reading], r.motion) for r in results] + [("true video", truth.motion, F.REFERENCE)]),
-    ("mean brightness (0–255)",
-     [(label[r.reading], r.brightness) for r in results] + [("true video", truth.brightness, F.REFERENCE)]),
-]
-ui.figure(F.per_frame_curves(frame_axis, panels, V.HORIZON),
-          f"Per-frame scores; the dashed line is the {V.HORIZON}-frame training horizon. Brightness is the mean "
-          "gray level of the pictures, 0 black to 255 white. " + V.summary_line(results),
-          key="per_frame_scores")
+ui.figure(*V.scores_shown(results, truth, n_frames), key="per_frame_scores")
 
 st.subheader("4 · At training time: what the student is given")
 dep = V.dependent_params(n_frames, steps)
@@ -141,17 +115,7 @@ with c2:
     train_step = ui.widget(dep["train_step"], check_url=True)
 with timer.part("training window"):
     tw = training_start(V.training_settings(ui.read_view(BackwardView, V.PARAMS)), device)
-ids = [f"n={window_start + i}" for i in range(V.window_length(n_frames))]
-ui.figure(F.image_grid([
-    ("the student's own rollout (clean)", tw["clean"]),
-    (f"Eq. 1: re-noised to σ = {tw['sigma']:.4f} (what Self-Forcing++ trains from)", tw["renoised"]),
-    ("the model's one-step prediction from it", tw["x0_hat_renoised"]),
-    ("pure noise start (σ = 1)", tw["pure_noise"]),
-    ("the model's one-step prediction from pure noise", tw["x0_hat_pure_noise"]),
-], col_labels=ids), f"A window of {len(ids)} frames starting at frame {window_start} of the denoising-step rollout. "
-    "Re-noising keeps the rollout's own (possibly drifted) content visible under the noise, so the student "
-    "learns to repair its own errors; from pure noise only the context says where the ball is.",
-    key="training_window_images")
+ui.figure(*V.training_window_shown(tw, window_start, n_frames), key="training_window_images")
 
 ui.share_and_export(PAGE, extra={"frames.gif": gif})
 ui.misconceptions(text)

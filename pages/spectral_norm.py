@@ -2,7 +2,6 @@
 
 import time
 
-import numpy as np
 import streamlit as st
 
 import ui
@@ -225,26 +224,15 @@ else:
         st.info("The last run was stopped before its first snapshot (taken every 100 steps), so it has no "
                 "samples or curves to show.", icon=":material/info:")
     elif last_key in st.session_state:
-        label, history = st.session_state[last_key]
-        st.markdown(f"**Last run:** {label}; {history.step[-1] if history.step else 0} steps ({history.stopped}), "
-                    f"{history.elapsed_s:.1f} s, mode coverage {history.coverage[0]:.2f} at the first snapshot, "
-                    f"{history.coverage[-1]:.2f} at the last.")
-        if history.step:
-            panels, numbers = V.curve_panels(model, history)
-            ui.figure(F.training_curves(np.asarray(history.step), panels), numbers, key="training_curves")
+        summary, curves, samples, coverage = V.last_run_shown(model, *st.session_state[last_key])
+        st.markdown(summary)
+        if curves is not None:
+            ui.figure(*curves, key="training_curves")
         c1, c2 = st.columns(2)
         with c1:
-            who = "generator" if model == "gan" else "denoiser"
-            ui.figure(F.scatter_2d(history.samples[-1], "generated samples", reference=V.mode_centres(model), limit=3.0,
-                                   reference_name="the 8 true mode centres"),
-                      f"{len(history.samples[-1]):,} {who} samples at step {history.sample_steps[-1]} (blue) and the "
-                      f"8 true modes (grey); mode coverage {history.coverage[-1]:.2f}.", key="trained_samples")
+            ui.figure(*samples, key="trained_samples")
         with c2:
-            ui.figure(F.coverage_curve(np.asarray(history.sample_steps), V.modes_covered(history.coverage), V.N_MODES),
-                      "How many of the 8 modes get at least a quarter of their fair share of the samples, every 100 "
-                      "steps (mode coverage in the table is this count / 8)"
-                      + (" (step 0: the normalized denoiser before fine-tuning)." if model != "gan" else "."),
-                      key="coverage_curve")
+            ui.figure(*coverage, key="coverage_curve")
     if st.session_state.get(runs_key):
         st.markdown("**Run history (this session)**")
         st.dataframe(st.session_state[runs_key], hide_index=True)
