@@ -3,8 +3,8 @@
 A sentence on a page that says how the mathematics or the models behave ("the operator norm is never
 below the reshaped σ", "VP keeps the total variance at 1") is a claim. Each prose module lists its
 claims in a `CLAIMS` tuple next to the text that makes them; each claim names the test that would fail
-if the sentence became false. `tests/test_claims.py` checks that every named test exists and that the
-README's "What the pages claim" table lists every claim, so a new sentence without a test, or a test
+if the sentence became false. `tests/test_claims.py` checks that every named test exists and that
+docs/CLAIMS.md lists every claim, so a new sentence without a test, or a test
 removed from under a sentence, fails the suite.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Claim:
-    says: str  # the claim in one short line, as the README's table shows it
+    says: str  # the claim in one short line, as docs/CLAIMS.md shows it
     test: str  # "tests/<file>.py::<test function>" that fails if the claim is false
     where: str = ""  # where the page makes it: "Hard level", "misconceptions", "lesson step 5", a figure caption…
 
