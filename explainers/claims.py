@@ -26,3 +26,31 @@ def all_claims() -> dict[str, tuple[Claim, ...]]:
 
     return {"noise_schedule": schedule.CLAIMS, "backward_noise_init": backward_init.CLAIMS,
             "spectral_norm": spectral.CLAIMS}
+
+
+TITLES = {"noise_schedule": "VP noise schedules", "backward_noise_init": "Backward noise initialization",
+          "spectral_norm": "Spectral normalization"}
+
+
+def claims_page() -> str:
+    """docs/CLAIMS.md: every claim by page, with its test."""
+    lines = ["# What the pages claim, and where each is checked", "",
+             "Every sentence a page shows about how the mathematics or the models behave is listed here with the",
+             "test that fails if it stops being true. The list lives in `CLAIMS` in `explainers/prose/*.py`, beside",
+             "the text that makes each claim; `tests/test_claims.py` checks that every named test exists and that",
+             "this page lists every claim (write it again with `.venv/bin/python -m explainers.claims`). Numbers in",
+             "the text are formatted from the computation, or pinned by `tests/test_lessons.py` to within a few",
+             "percent.", ""]
+    for page, claims in all_claims().items():
+        lines += [f"## {TITLES[page]}", "", "| the page says | checked by |", "|---|---|"]
+        lines += [f"| {c.says} | `{c.test.removeprefix('tests/')}` |" for c in claims]
+        lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    from pathlib import Path
+
+    out = Path(__file__).resolve().parents[1] / "docs" / "CLAIMS.md"
+    out.write_text(claims_page())
+    print("wrote", out)

@@ -29,7 +29,8 @@ def test_each_claim_names_a_test_that_exists(page, claim):
 def test_docs_list_every_claim_with_its_test():
     listed = (ROOT / "docs" / "CLAIMS.md").read_text()
     for _, claim in CLAIMS:
-        assert claim.says in listed and claim.test.split("::")[1] in listed, claim.says
+        assert claim.says in listed and claim.test.split("::")[1] in listed, \
+            f"{claim.says}: write docs/CLAIMS.md again with .venv/bin/python -m explainers.claims"
 
 
 def test_readme_counts_each_pages_claims_and_points_to_the_list():
