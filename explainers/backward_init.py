@@ -30,6 +30,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 import torch
 
+from explainers.checks import check_int
 from explainers.frame_model import N_CONTEXT, x0_from_v
 from explainers.schedules import SHIFT_RANGE, flow_equivalent_alpha_bar, flow_shift
 from explainers.video_data import SIZE, make_clip
@@ -49,7 +50,7 @@ def shifted_sigmas(steps: int = 4, shift: float = 5.0) -> np.ndarray:
     by schedules.flow_shift. Shift 5 gives [1, 0.9375, 0.8333, 0.625], Self-Forcing's denoising_step_list.
     Returned as float64, highest (pure noise, sigma = 1) first. shift must lie in schedules.SHIFT_RANGE.
     """
-    steps = _check_int("steps", steps, 1, 1000)
+    steps = check_int("steps", steps, 1, 1000)
     if isinstance(shift, bool) or not isinstance(shift, (int, float)):
         raise ValueError(f"shift must be a number in [{SHIFT_RANGE[0]:g}, {SHIFT_RANGE[1]:g}], got {shift!r}")
     timesteps = 1000 - 1000 * np.arange(steps) / steps
@@ -80,12 +81,6 @@ def _check_choice(name: str, value, choices: tuple[str, ...]) -> str:
     return value
 
 
-def _check_int(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-    return int(value)
-
-
 def temporal_levels(sigmas, sigma_init: float) -> np.ndarray:
     """The levels a frame passes through in the temporal-index reading when it enters at sigma_init.
 
@@ -111,7 +106,7 @@ def entry_levels(n_frames: int, sigmas, sigma_init: float = 0.5, init_schedule: 
       1, 0.9375, 0.8333, 0.625, 0.625, ... Frame n then runs the list from slot n on, so the
       noise-level matrix is a staircase.
     """
-    n_frames = _check_int("n_frames", n_frames, 1, 10_000)
+    n_frames = check_int("n_frames", n_frames, 1, 10_000)
     sigmas = _check_sigmas(sigmas)
     sigma_init = _check_sigma("sigma_init", sigma_init)
     _check_choice("init_schedule", init_schedule, INIT_SCHEDULES)
@@ -133,7 +128,7 @@ def noise_level_matrix(reading: str, n_frames: int, sigmas, sigma_init: float = 
     and then uses the levels below it (temporal_levels) in the last slots; skipped top slots are NaN.
     """
     _check_choice("reading", reading, READINGS)
-    n_frames = _check_int("n_frames", n_frames, 1, 10_000)
+    n_frames = check_int("n_frames", n_frames, 1, 10_000)
     sigmas = _check_sigmas(sigmas)
     sigma_init = _check_sigma("sigma_init", sigma_init)
     _check_choice("init_schedule", init_schedule, INIT_SCHEDULES)
@@ -262,12 +257,12 @@ def rollout(model, n_frames: int, reading: str, sigmas=None, sigma_init: float =
     callback: called after every model call with {'frame', 'step' (slot index), 'sigma', 'x'
     (the flow-form state the model saw), 'x0_hat'}.
     """
-    n_frames = _check_int("n_frames", n_frames, 1, 10_000)
+    n_frames = check_int("n_frames", n_frames, 1, 10_000)
     _check_choice("reading", reading, READINGS)
     _check_choice("form", form, FORMS)
     sigmas = _check_sigmas(shifted_sigmas() if sigmas is None else sigmas)
     sigma_init = _check_sigma("sigma_init", sigma_init)
-    seed = _check_int("seed", seed, 0, 2**63 - 1)
+    seed = check_int("seed", seed, 0, 2**63 - 1)
     device = next(model.parameters()).device
     levels = noise_level_matrix(reading, n_frames, sigmas, sigma_init, init_schedule)
     generator = torch.Generator().manual_seed(seed)
@@ -315,10 +310,10 @@ def training_window(model, long_rollout: torch.Tensor, window_start: int, window
     n = len(long_rollout)
     if n < N_CONTEXT + 1:
         raise ValueError(f"long_rollout must have at least {N_CONTEXT + 1} frames, got {n}")
-    window_len = _check_int("window_len", window_len, 1, n - N_CONTEXT)
+    window_len = check_int("window_len", window_len, 1, n - N_CONTEXT)
     # Each window frame needs the N_CONTEXT rollout frames before it as context.
-    window_start = _check_int("window_start", window_start, N_CONTEXT, n - window_len)
-    seed = _check_int("seed", seed, 0, 2**63 - 1)
+    window_start = check_int("window_start", window_start, N_CONTEXT, n - window_len)
+    seed = check_int("seed", seed, 0, 2**63 - 1)
     generator = torch.Generator().manual_seed(seed)
     if step_sigma is None:
         levels = shifted_sigmas()
@@ -427,7 +422,7 @@ def frames_to_gif(frames, fps: float = 8.0, scale: int = 4) -> bytes:
     """
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0.5 <= fps <= 50:
         raise ValueError(f"fps must be a number in [0.5, 50], got {fps!r}")
-    scale = _check_int("scale", scale, 1, 32)
+    scale = check_int("scale", scale, 1, 32)
     import imageio.v3 as iio  # imported here: only the GIF export needs it
 
     x = _as_frames(frames)

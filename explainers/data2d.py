@@ -30,6 +30,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
+from explainers.checks import check_int
+
 DATASETS = ("ring8", "moons", "swiss_roll", "checkerboard")
 
 N_MODES = 8  # every dataset is split into 8 regions of equal true mass
@@ -48,6 +50,7 @@ UNDER_DISPERSED = 0.9
 MEASURED_VARIANCE = {"ring8": (1.0010, 0.9994), "moons": (1.0012, 0.9961),
                      "swiss_roll": (0.9993, 0.9985), "checkerboard": (0.9969, 1.0010)}
 _CHUNK = 4096  # rows per block when building (n, K) distance matrices, to bound memory
+
 
 
 class GaussianMixture2D:
@@ -156,8 +159,7 @@ def _log_normal_cdf_difference(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor
 
 
 def _check_n(n) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 10_000_000:
-        raise ValueError(f"n must be an integer in [1, 10000000], got {n!r}")
+    check_int("n", n, 1, 10_000_000)
 
 
 def _as_points(x) -> torch.Tensor:

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explainers.checks import check_int
 from explainers import data2d
 
 RING8_RADIUS = 2.0
@@ -32,8 +33,7 @@ def ring8_sample(n: int, generator: torch.Generator, radius: float = RING8_RADIU
                  std: float | None = None, device: str | torch.device = "cpu") -> torch.Tensor:
     """n points from the ring of 8 Gaussians, an (n, 2) float32 tensor: pick a mode uniformly,
     add isotropic Gaussian noise of standard deviation std (default 0.05 * radius)."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= 10_000_000:
-        raise ValueError(f"n must be an integer in [1, 10000000], got {n!r}")
+    check_int("n", n, 1, 10_000_000)
     std = 0.05 * radius if std is None else std
     gen_device = generator.device
     mode = torch.randint(N_MODES, (n,), generator=generator, device=gen_device)

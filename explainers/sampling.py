@@ -22,15 +22,10 @@ from typing import Callable
 import numpy as np
 import torch
 
+from explainers.checks import check_int
 from explainers.schedules import log_snr_of
 
 MAX_STEPS = 1000
-
-
-def _check_int(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-    return int(value)
 
 
 def _check_unit_interval(name: str, value) -> float:
@@ -48,8 +43,8 @@ def step_timesteps(T: int, steps: int) -> np.ndarray:
     pure noise). For T = 1000, steps = 4: [999, 749, 499, 249]. Same as diffusers'
     ``timestep_spacing="trailing"``.
     """
-    T = _check_int("T", T, 1, 100_000)
-    steps = _check_int("steps", steps, 1, min(MAX_STEPS, T))
+    T = check_int("T", T, 1, 100_000)
+    steps = check_int("steps", steps, 1, min(MAX_STEPS, T))
     return np.round(T - np.arange(steps) * (T / steps)).astype(np.int64) - 1
 
 

@@ -18,7 +18,8 @@ from explainers import figures as F
 from explainers import schedules as S
 from explainers.data2d import UNDER_DISPERSED
 from explainers.image_data import procedural_image
-from explainers.state import LEVEL, LEVELS, SEED, Param, ScheduleView, as_view, check_int  # noqa: F401
+from explainers.checks import check_int
+from explainers.state import LEVEL, SEED, Param, ScheduleView, as_view
 
 DATASET_CHOICES = ("ring8", "moons", "swiss_roll", "checkerboard")
 SAMPLERS = ("ddim", "ddpm")

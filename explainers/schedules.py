@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from explainers.checks import check_int
+
 SCHEDULES = ("linear", "scaled_linear", "cosine", "sigmoid", "vp_sde")
 CONTRASTS = ("none", "variance_exploding", "flow_matching")
 
@@ -33,6 +35,7 @@ SHIFT_RANGE = (0.01, 100.0)
 # float64 loses digits and then rounds abar to exactly 0, so several steps share one level and a sampler
 # can no longer tell them apart. Large betas over many steps get there (linear, T = 1000, beta_end = 0.6).
 ALPHA_BAR_MIN = 1e-300
+
 
 
 def log_snr_of(alphas_cumprod: np.ndarray | float) -> np.ndarray:
@@ -94,9 +97,7 @@ def _check_range(name: str, value: float, low: float, high: float) -> None:
 
 
 def _check_T(T) -> None:
-    if isinstance(T, bool) or not isinstance(T, (int, np.integer)):
-        raise ValueError(f"T must be an integer in [{T_RANGE[0]}, {T_RANGE[1]}], got {T!r}")
-    _check_range("T", T, *T_RANGE)
+    check_int("T", T, *T_RANGE)
 
 
 def _check_beta_pair(beta_start: float, beta_end: float) -> None:

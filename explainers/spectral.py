@@ -30,6 +30,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
+from explainers.checks import check_int
+
 EPS = 1e-12  # torch's spectral_norm eps: keeps normalize() finite for an all-zero vector
 WARMUP_ITERATIONS = 15  # torch runs this many power iterations when SN is attached to a layer
 
@@ -38,6 +40,7 @@ N_POWER_ITERATIONS_RANGE = (1, 100)
 THRESHOLD_RANGE = (1e-3, 1e3)
 NORMALIZABLE = (nn.Linear, nn.Conv2d)
 SILU_MAX_SLOPE = 1.0998  # max over x of d/dx [x * sigmoid(x)] (at x ~ 2.4): SiLU is not 1-Lipschitz
+
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,8 +82,7 @@ def _weight_matrix(W, name: str = "W") -> torch.Tensor:
 
 
 def _check_n_iter(n_iter) -> None:
-    if isinstance(n_iter, bool) or not isinstance(n_iter, (int, np.integer)) or not 1 <= n_iter <= 10_000:
-        raise ValueError(f"n_iter must be an integer in [1, 10000], got {n_iter!r}")
+    check_int("n_iter", n_iter, 1, 10_000)
 
 
 def power_iteration_trace(W, n_iter: int, v0=None) -> list[float]:
@@ -151,8 +153,7 @@ def conv_operator_norm(kernel, n: int) -> float:
     if K.ndim != 4:
         raise ValueError(f"kernel must have 4 axes (out, in, kh, kw), got shape {tuple(K.shape)}")
     kh, kw = K.shape[-2:]
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not max(kh, kw) <= n <= 512:
-        raise ValueError(f"n must be an integer in [{max(kh, kw)}, 512] (at least the kernel size), got {n!r}")
+    check_int("n", n, max(kh, kw), 512)  # at least the kernel size
     # rfft2: a real kernel's spectrum is conjugate-symmetric, K(-p, -q) = conj(K(p, q)), and a
     # matrix and its conjugate have the same singular values, so half the frequencies suffice.
     per_frequency = torch.fft.rfft2(K, s=(n, n)).permute(2, 3, 0, 1)  # (n, n//2 + 1, out, in)
@@ -178,9 +179,8 @@ def strided_conv_operator_norm(kernel, n: int, stride: int = 1, dilation: int = 
     A(nu) = [K(nu + j*n/s)]_j, and ||conv|| = max_nu sigma_max(A(nu)) / s. For s = 1 this is
     conv_operator_norm (Sedghi et al. 2019); n must be a multiple of s.
     """
-    for name, value in (("stride", stride), ("dilation", dilation)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 1 <= value <= 8:
-            raise ValueError(f"{name} must be an integer in [1, 8], got {value!r}")
+    check_int("stride", stride, 1, 8)
+    check_int("dilation", dilation, 1, 8)
     K = dilate_kernel(_as_tensor(kernel, "kernel"), int(dilation))
     if stride == 1:
         return conv_operator_norm(K, n)

@@ -19,14 +19,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 from typing import Any, Iterable, Mapping, Sequence
-
 from urllib.parse import urlencode
-
-import numpy as np
 
 # Query keys Streamlit itself understands; never reported as unknown.
 STREAMLIT_KEYS = frozenset({"embed", "embed_options"})
 MAX_SHOWN_VALUE = 40  # characters of a bad value quoted back in a notice
+
 
 
 @dataclass(frozen=True)
@@ -208,13 +206,6 @@ def to_query_string(params: Iterable[Param], values: Mapping[str, Any]) -> str:
         if value != p.default:
             pairs.extend((p.key, v) for v in p.to_url(value))
     return urlencode(pairs)
-
-
-def check_int(name: str, value, low: int, high: int) -> int:
-    """`value` as an int when it is an integer in [low, high] (not a bool), else a ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low:g}, {high:g}], got {value!r}")
-    return int(value)
 
 
 # ---------------------------------------------------------------------------------------------

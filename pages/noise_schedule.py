@@ -3,7 +3,6 @@
 import streamlit as st
 
 import ui
-from explainers import figures as F
 from explainers import schedule_view as V
 from explainers.prose import schedule as text
 from explainers.state import ScheduleView
@@ -125,7 +124,7 @@ def reverse_generation(built, T: int):
     with c3:
         steps = ui.widget(dep["steps"], check_url=True)
     with c4:
-        eta = ui.widget(P["eta"], disabled=sampler != "ddim")
+        ui.widget(P["eta"], disabled=sampler != "ddim")
     v = ui.read_view(ScheduleView, V.PARAMS)  # with this fragment's controls as just drawn
     gens, ftimer = [], ui.Timer()
     with ftimer.part("sampling"):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from devtools import CHROMIUM, CHROMIUM_ARGS, ROOT, wait_for_app
+from devtools import ROOT, wait_for_app
 
 SCRIPT = ROOT / "deploy" / "run_replicas.sh"
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"

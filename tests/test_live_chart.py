@@ -2,8 +2,6 @@
 what a chart sends to the browser. (That the browser updates charts in place is checked in
 tests/test_browser_schedule.py.)"""
 
-import json
-
 import numpy as np
 import plotly.graph_objects as go
 import pytest
