@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explainers.checks import check_int
 from explainers.gan import Discriminator, Generator, make_gan, mode_coverage, ring8_sample
 from explainers.spectral import (MODES, SILU_MAX_SLOPE, apply_layer_modes, chain_lipschitz_bound, layer_sigmas,
                                  lipschitz_bound)
@@ -98,15 +99,12 @@ def _grad_norm(model: nn.Module) -> float:
     return float(torch.linalg.vector_norm(torch.cat(grads))) if grads else 0.0
 
 
-def _check_run(config: GanConfig, n_steps, device, time_budget_s) -> None:
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or not 1 <= n_steps <= 1_000_000:
-        raise ValueError(f"n_steps must be an integer in [1, 1000000], got {n_steps!r}")
+def _check_run(config, n_steps, device) -> None:
+    check_int("n_steps", n_steps, 1, 1_000_000)
     if str(device) not in DEVICES:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}; got {device!r}")
     if str(device) == "cuda" and not torch.cuda.is_available():
         raise ValueError("device must be 'cpu' here: CUDA is not available on this machine")
-    if time_budget_s is not None and not time_budget_s > 0:
-        raise ValueError(f"time_budget_s must be > 0 seconds (or None for no budget), got {time_budget_s!r}")
     if not 1 <= config.batch_size <= 65536:
         raise ValueError(f"batch_size must be in [1, 65536], got {config.batch_size!r}")
     if not 0 < config.lr <= 1:
@@ -117,85 +115,169 @@ def _check_run(config: GanConfig, n_steps, device, time_budget_s) -> None:
         raise ValueError(f"n_eval_samples must be in [1, 100000], got {config.n_eval_samples!r}")
 
 
+class TrainingRun:
+    """A training run driven one step at a time, so a page can show it while it trains and stop it at
+    any moment without losing what it learned.
+
+    The constructor builds private copies of the models (shared ones are never trained). `step()`
+    trains one step and returns its record, with a snapshot (samples and their scores) every
+    `sample_every` steps and at the last step; `stop(reason)` ends the run with a snapshot of where it
+    got to. `history` is complete after every step. `run()` drives it to the end, as the CLI and the
+    tests do; GanRun and FinetuneRun say what one step is.
+    """
+
+    History: ClassVar[type]
+
+    def __init__(self, config, n_steps: int, device: str):
+        _check_run(config, n_steps, device)
+        self.config, self.n_steps, self.device = config, n_steps, str(device)
+        self.history = self.History()
+        self.done = False
+        self.opening: dict | None = None  # a snapshot taken before the first step, if the run has one
+
+    @property
+    def steps_done(self) -> int:
+        return self.history.step[-1] if self.history.step else 0
+
+    def step(self) -> dict:
+        """Train one step; the record holds its losses, σ's and bound (and a snapshot when one is due)."""
+        if self.done:
+            raise RuntimeError(f"this run has ended ({self.history.stopped})")
+        started = time.perf_counter()
+        step = self.steps_done + 1
+        record = {"step": step, **self._train_step()}
+        _append(self.history, record)
+        if step % self.config.sample_every == 0 or step == self.n_steps:
+            record.update(self._take_snapshot(step))
+        self.history.elapsed_s += time.perf_counter() - started
+        if step == self.n_steps:
+            self.done = True
+        return record
+
+    def stop(self, reason: str):
+        """End the run (reason: "should_stop", "time_budget", "stopped by you"…), with a last snapshot."""
+        if not self.done:
+            started = time.perf_counter()
+            if self.history.step and self.history.sample_steps[-1:] != self.history.step[-1:]:
+                self._take_snapshot(self.history.step[-1])  # stopped early: still show where it got to
+            self.history.elapsed_s += time.perf_counter() - started
+            self.history.stopped, self.done = reason, True
+        return self.history
+
+    def run(self, callback: Callable[[int, dict], None] | None = None, should_stop: Callable[[], bool] | None = None,
+            time_budget_s: float | None = None):
+        """Step until the end, until should_stop() (asked before every step) says so, or until
+        time_budget_s seconds have passed. callback(step, record) sees each record, and the opening
+        snapshot as step 0 when the run has one."""
+        if time_budget_s is not None and not time_budget_s > 0:
+            raise ValueError(f"time_budget_s must be > 0 seconds (or None for no budget), got {time_budget_s!r}")
+        start = time.perf_counter()
+        if callback is not None and self.opening is not None and not self.history.step:
+            callback(0, self.opening)
+        while not self.done:
+            if should_stop is not None and should_stop():
+                self.stop("should_stop")
+            elif time_budget_s is not None and time.perf_counter() - start > time_budget_s:
+                self.stop("time_budget")
+            else:
+                record = self.step()
+                if callback is not None:
+                    callback(record["step"], record)
+        return self.history
+
+    def _take_snapshot(self, step: int) -> dict:
+        with torch.no_grad():
+            snapshot = {"step": step, **self._snapshot()}
+        _append_snapshot(self.history, snapshot)
+        return snapshot
+
+    def _train_step(self) -> dict:
+        raise NotImplementedError
+
+    def _snapshot(self) -> dict:
+        raise NotImplementedError
+
+
+class GanRun(TrainingRun):
+    """SN-GAN training on the ring of 8 Gaussians: one D step, then one G step, per step.
+
+    `models` (G, D) are deep-copied, never trained in place; by default fresh ones come from `seed`.
+    """
+
+    History = GanHistory
+
+    def __init__(self, config: GanConfig, seed: int, n_steps: int, device: str = "cpu",
+                 models: tuple[Generator, Discriminator] | None = None):
+        super().__init__(config, n_steps, device)
+        if models is None:
+            generator, discriminator = make_gan(seed, config.latent_dim, config.hidden, device)
+        else:
+            generator, discriminator = (copy.deepcopy(m).to(device).train() for m in models)
+        # apply_layer_modes returns new copies, so the models above are never modified either.
+        self.discriminator = apply_layer_modes(discriminator, _layer_modes(config.d_modes, discriminator, "d_modes"),
+                                               config.n_power_iterations, config.threshold, seed=seed)
+        self.generator = apply_layer_modes(generator, _layer_modes(config.g_modes, generator, "g_modes"),
+                                           config.n_power_iterations, config.threshold, seed=seed + 1)
+        self.latent_dim = self.generator.hidden1.in_features
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=config.betas)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=config.betas)
+        self.rng = torch.Generator(device=device).manual_seed(seed)
+        # The same latent points at every snapshot, so the plotted samples move smoothly.
+        self.z_eval = torch.randn(config.n_eval_samples, self.latent_dim,
+                                  generator=torch.Generator(device=device).manual_seed(seed + 10_000), device=device)
+
+    def d_step(self) -> tuple[float, float]:
+        """One discriminator step on the hinge loss: (L_D, gradient norm of D)."""
+        n = self.config.batch_size
+        real = ring8_sample(n, self.rng, device=self.device)
+        z = torch.randn(n, self.latent_dim, generator=self.rng, device=self.device)
+        with torch.no_grad():
+            fake = self.generator(z)
+        # Real and fake go through D as one batch: SN iterates at every training-mode forward, so this
+        # is one power iteration for the D step, not two.
+        scores = self.discriminator(torch.cat([real, fake]))
+        d_real, d_fake = scores[:n], scores[n:]
+        d_loss = torch.relu(1 - d_real).mean() + torch.relu(1 + d_fake).mean()
+        self.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        grad_norm = _grad_norm(self.discriminator)
+        self.opt_d.step()
+        return d_loss.item(), grad_norm
+
+    def g_step(self) -> tuple[float, float]:
+        """One generator step, pushing D's score of fresh fakes up: (L_G, gradient norm of G)."""
+        z = torch.randn(self.config.batch_size, self.latent_dim, generator=self.rng, device=self.device)
+        g_loss = -self.discriminator(self.generator(z)).mean()
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        grad_norm = _grad_norm(self.generator)
+        self.opt_g.step()
+        return g_loss.item(), grad_norm
+
+    def _train_step(self) -> dict:
+        d_loss, d_grad_norm = self.d_step()
+        g_loss, g_grad_norm = self.g_step()
+        d_sigmas, g_sigmas = layer_sigmas(self.discriminator), layer_sigmas(self.generator)
+        return {"d_loss": d_loss, "g_loss": g_loss, "d_grad_norm": d_grad_norm, "g_grad_norm": g_grad_norm,
+                "d_sigmas": d_sigmas, "g_sigmas": g_sigmas,
+                "d_lipschitz_bound": lipschitz_bound(self.discriminator, d_sigmas)}
+
+    def _snapshot(self) -> dict:
+        """Generated points for the fixed latent batch, and their mode coverage. Eval mode, so the power
+        iterations of a normalized G are not advanced by looking at it."""
+        self.generator.eval()
+        samples = self.generator(self.z_eval).cpu().numpy().astype(np.float32)
+        self.generator.train()
+        scores = mode_coverage(samples)
+        return {"samples": samples, "coverage": scores["coverage"], "quality": scores["quality"]}
+
+
 def train_gan(config: GanConfig, seed: int, n_steps: int, callback: Callable[[int, dict], None] | None = None,
               should_stop: Callable[[], bool] | None = None, time_budget_s: float | None = None,
               device: str = "cpu", models: tuple[Generator, Discriminator] | None = None) -> GanHistory:
-    """Train G and D with the hinge loss for up to n_steps steps; return the recorded history.
-
-    callback(step, record) sees each step's record (for a progress bar or a live plot);
-    should_stop() is asked before every step; time_budget_s stops the run after that many seconds.
-    `models` (G, D) are deep-copied, never trained in place; by default fresh ones come from `seed`.
-    """
-    _check_run(config, n_steps, device, time_budget_s)
-    if models is None:
-        generator, discriminator = make_gan(seed, config.latent_dim, config.hidden, device)
-    else:
-        generator, discriminator = (copy.deepcopy(m).to(device).train() for m in models)
-    # apply_layer_modes returns new copies, so the models above are never modified either.
-    discriminator = apply_layer_modes(discriminator, _layer_modes(config.d_modes, discriminator, "d_modes"),
-                                      config.n_power_iterations, config.threshold, seed=seed)
-    generator = apply_layer_modes(generator, _layer_modes(config.g_modes, generator, "g_modes"),
-                                  config.n_power_iterations, config.threshold, seed=seed + 1)
-    latent_dim = generator.hidden1.in_features
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr, betas=config.betas)
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr, betas=config.betas)
-
-    rng = torch.Generator(device=device).manual_seed(seed)
-    # The same latent points at every snapshot, so the plotted samples move smoothly.
-    z_eval = torch.randn(config.n_eval_samples, latent_dim,
-                         generator=torch.Generator(device=device).manual_seed(seed + 10_000), device=device)
-    history = GanHistory()
-    start = time.perf_counter()
-    for step in range(1, n_steps + 1):
-        if _stopping(history, should_stop, start, time_budget_s):
-            break
-
-        # Discriminator step. Real and fake go through D as one batch: SN iterates at every
-        # training-mode forward, so this is one power iteration for the D step, not two.
-        real = ring8_sample(config.batch_size, rng, device=device)
-        z = torch.randn(config.batch_size, latent_dim, generator=rng, device=device)
-        with torch.no_grad():
-            fake = generator(z)
-        scores = discriminator(torch.cat([real, fake]))
-        d_real, d_fake = scores[: config.batch_size], scores[config.batch_size:]
-        d_loss = torch.relu(1 - d_real).mean() + torch.relu(1 + d_fake).mean()
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        d_grad_norm = _grad_norm(discriminator)
-        opt_d.step()
-
-        # Generator step: push D's score of fresh fakes up.
-        z = torch.randn(config.batch_size, latent_dim, generator=rng, device=device)
-        g_loss = -discriminator(generator(z)).mean()
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        g_grad_norm = _grad_norm(generator)
-        opt_g.step()
-
-        d_sigmas, g_sigmas = layer_sigmas(discriminator), layer_sigmas(generator)
-        record = {"step": step, "d_loss": d_loss.item(), "g_loss": g_loss.item(),
-                  "d_grad_norm": d_grad_norm, "g_grad_norm": g_grad_norm, "d_sigmas": d_sigmas,
-                  "g_sigmas": g_sigmas, "d_lipschitz_bound": lipschitz_bound(discriminator, d_sigmas)}
-        _append(history, record)
-        if step % config.sample_every == 0 or step == n_steps:
-            record.update(_snapshot(history, step, generator, z_eval))
-        if callback is not None:
-            callback(step, record)
-    if history.step and history.sample_steps[-1:] != history.step[-1:]:
-        _snapshot(history, history.step[-1], generator, z_eval)  # stopped early: still show where it got to
-    history.elapsed_s = time.perf_counter() - start
-    return history
-
-
-def _stopping(history, should_stop, start: float, time_budget_s: float | None) -> bool:
-    """Asked before every step: stop when told to or when the time budget is spent, saying which."""
-    if should_stop is not None and should_stop():
-        history.stopped = "should_stop"
-    elif time_budget_s is not None and time.perf_counter() - start > time_budget_s:
-        history.stopped = "time_budget"
-    else:
-        return False
-    return True
+    """Train G and D with the hinge loss for up to n_steps steps; return the recorded history
+    (GanRun, driven to the end by TrainingRun.run)."""
+    return GanRun(config, seed, n_steps, device, models).run(callback, should_stop, time_budget_s)
 
 
 def _append(history, record: dict) -> None:
@@ -211,32 +293,6 @@ def _append_snapshot(history, record: dict) -> None:
     history.sample_steps.append(record["step"])
     for key in history.PER_SNAPSHOT:
         getattr(history, key).append(record[key])
-
-
-@torch.no_grad()
-def _snapshot(history: GanHistory, step: int, generator: Generator, z_eval: torch.Tensor) -> dict:
-    """Generated points for the fixed latent batch, and their mode coverage. Eval mode, so the
-    power iterations of a normalized G are not advanced by looking at it."""
-    generator.eval()
-    samples = generator(z_eval).cpu().numpy().astype(np.float32)
-    generator.train()
-    scores = mode_coverage(samples)
-    snapshot = {"step": step, "samples": samples, "coverage": scores["coverage"], "quality": scores["quality"]}
-    _append_snapshot(history, snapshot)
-    return snapshot
-
-
-def history_from_records(records: list[dict], stopped: str, elapsed_s: float = 0.0, kind: type = GanHistory):
-    """Rebuild a history (`kind`: GanHistory or FinetuneHistory) from the records a callback saw, e.g.
-    of a run interrupted from outside (a Stop button) before it could return. Snapshots are the
-    records that carry samples; a fine-tune's step-0 snapshot is a record with step 0 and no losses."""
-    history = kind(stopped=stopped, elapsed_s=elapsed_s)
-    for record in records:
-        if record["step"] > 0:
-            _append(history, record)
-        if "samples" in record:
-            _append_snapshot(history, record)
-    return history
 
 
 # ---------------------------------------------------------------------------------------------
@@ -291,84 +347,76 @@ def denoiser_lipschitz_bound(sigmas: Mapping[str, float]) -> float:
     return chain_lipschitz_bound(sigmas, DENOISER_CHAIN, SILU_MAX_SLOPE)
 
 
+class FinetuneRun(TrainingRun):
+    """A fine-tune of a normalized copy of the 2D denoiser, one Adam step per step.
+
+    `model` (default: the shipped checkpoint for config.dataset) is never changed: the modes are
+    applied to a deep copy, and only that copy trains. The opening snapshot (step 0) is the
+    normalized model before any step. The same seed and settings give the same history.
+    """
+
+    History = FinetuneHistory
+
+    def __init__(self, config: FinetuneConfig, seed: int, n_steps: int, device: str = "cpu",
+                 model: nn.Module | None = None):
+        from explainers.data2d import get_dataset
+        from explainers.models import load_denoiser2d
+        from explainers.sampling import step_alphas_cumprod
+        from explainers.schedules import make_schedule
+
+        super().__init__(config, n_steps, device)
+        check_int("eval_steps", config.eval_steps, 1, 1000)
+        self.data = get_dataset(config.dataset)
+        base = load_denoiser2d(config.dataset) if model is None else model
+        spec = config.modes
+        if isinstance(spec, str):
+            if spec not in MODES:
+                raise ValueError(f"modes must be one of {', '.join(MODES)} or a dict of them per layer; got {spec!r}")
+            spec = {layer: spec for layer, _ in base.linear_layers()}
+        # apply_layer_modes deep-copies: the shared, read-only model is never trained.
+        net = apply_layer_modes(base, dict(spec), config.n_power_iterations, config.threshold, seed=seed)
+        self.net = net.to(device).train().requires_grad_(True)
+        self.params = list(self.net.parameters())
+        self.opt = torch.optim.Adam(self.params, lr=config.lr)
+        self.rng = torch.Generator().manual_seed(seed)  # data, noise levels and noise on the CPU: same on any device
+        self.abar_steps = step_alphas_cumprod(make_schedule("cosine", T=1000).alphas_cumprod, config.eval_steps)
+        self.z_eval = torch.randn(config.n_eval_samples, 2, generator=torch.Generator().manual_seed(seed + 10_000))
+        self.opening = self._take_snapshot(0)
+
+    def _train_step(self) -> dict:
+        from explainers.train2d import sample_log_snr, v_prediction_loss
+
+        n = self.config.batch_size
+        x0 = self.data.sample(n, self.rng).to(self.device)
+        log_snr = sample_log_snr(n, self.rng).to(self.device)
+        eps = torch.randn(n, 2, generator=self.rng).to(self.device)
+        loss = v_prediction_loss(self.net, x0, log_snr, eps)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, 1.0))  # as in the original training
+        self.opt.step()
+        sigmas = layer_sigmas(self.net)
+        return {"loss": loss.item(), "grad_norm": grad_norm, "sigmas": sigmas,
+                "lipschitz_bound": denoiser_lipschitz_bound(sigmas)}
+
+    def _snapshot(self) -> dict:
+        from explainers.data2d import quality_score
+        from explainers.sampling import sample_ddim
+
+        self.net.eval()  # sampling must not advance the power iterations
+        samples = sample_ddim(self.net, self.z_eval.to(self.device), self.abar_steps).cpu().numpy().astype(np.float32)
+        self.net.train()
+        scores = quality_score(samples, self.data)
+        return {"samples": samples, "coverage": scores["mode_coverage"], "energy_distance": scores["energy_distance"]}
+
+
 def finetune_denoiser(config: FinetuneConfig, seed: int, n_steps: int,
                       callback: Callable[[int, dict], None] | None = None,
                       should_stop: Callable[[], bool] | None = None, time_budget_s: float | None = None,
                       device: str = "cpu", model: nn.Module | None = None) -> FinetuneHistory:
-    """Fine-tune a normalized copy of the 2D denoiser for up to n_steps Adam steps.
-
-    `model` (default: the shipped checkpoint for config.dataset) is never changed: the modes are
-    applied to a deep copy, and only that copy trains. callback(step, record) sees step 0 (the
-    snapshot before training) and every step; should_stop and time_budget_s as in train_gan.
-    The same seed and settings give the same history.
-    """
-    from explainers.data2d import get_dataset, quality_score
-    from explainers.models import load_denoiser2d
-    from explainers.sampling import sample_ddim, step_alphas_cumprod
-    from explainers.schedules import make_schedule
-    from explainers.train2d import sample_log_snr, v_prediction_loss
-
-    _check_run(config, n_steps, device, time_budget_s)
-    if not 1 <= config.eval_steps <= 1000:
-        raise ValueError(f"eval_steps must be in [1, 1000], got {config.eval_steps!r}")
-    data = get_dataset(config.dataset)
-    base = load_denoiser2d(config.dataset) if model is None else model
-    spec = config.modes
-    if isinstance(spec, str):
-        if spec not in MODES:
-            raise ValueError(f"modes must be one of {', '.join(MODES)} or a dict of them per layer; got {spec!r}")
-        spec = {layer: spec for layer, _ in base.linear_layers()}
-    # apply_layer_modes deep-copies: the shared, read-only model is never trained.
-    net = apply_layer_modes(base, dict(spec), config.n_power_iterations, config.threshold, seed=seed)
-    net = net.to(device).train().requires_grad_(True)
-    params = list(net.parameters())
-    opt = torch.optim.Adam(params, lr=config.lr)
-
-    rng = torch.Generator().manual_seed(seed)  # data, noise levels and noise on the CPU: same on any device
-    abar_steps = step_alphas_cumprod(make_schedule("cosine", T=1000).alphas_cumprod, config.eval_steps)
-    z_eval = torch.randn(config.n_eval_samples, 2, generator=torch.Generator().manual_seed(seed + 10_000))
-
-    history = FinetuneHistory()
-
-    @torch.no_grad()
-    def snapshot(step: int) -> dict:
-        net.eval()  # sampling must not advance the power iterations
-        samples = sample_ddim(net, z_eval.to(device), abar_steps).cpu().numpy().astype(np.float32)
-        net.train()
-        scores = quality_score(samples, data)
-        record = {"step": step, "samples": samples, "coverage": scores["mode_coverage"],
-                  "energy_distance": scores["energy_distance"]}
-        _append_snapshot(history, record)
-        return record
-
-    start = time.perf_counter()
-    first = snapshot(0)
-    if callback is not None:
-        callback(0, first)
-    for step in range(1, n_steps + 1):
-        if _stopping(history, should_stop, start, time_budget_s):
-            break
-        x0 = data.sample(config.batch_size, rng).to(device)
-        log_snr = sample_log_snr(config.batch_size, rng).to(device)
-        eps = torch.randn(config.batch_size, 2, generator=rng).to(device)
-        loss = v_prediction_loss(net, x0, log_snr, eps)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))  # as in the original training
-        opt.step()
-
-        sigmas = layer_sigmas(net)
-        record = {"step": step, "loss": loss.item(), "grad_norm": grad_norm, "sigmas": sigmas,
-                  "lipschitz_bound": denoiser_lipschitz_bound(sigmas)}
-        _append(history, record)
-        if step % config.sample_every == 0 or step == n_steps:
-            record.update(snapshot(step))
-        if callback is not None:
-            callback(step, record)
-    if history.step and history.sample_steps[-1] != history.step[-1]:
-        snapshot(history.step[-1])  # stopped early: still show where it got to
-    history.elapsed_s = time.perf_counter() - start
-    return history
+    """Fine-tune a normalized copy of the 2D denoiser for up to n_steps steps (FinetuneRun, driven to the
+    end); callback sees step 0 (the snapshot before training) and every step."""
+    return FinetuneRun(config, seed, n_steps, device, model).run(callback, should_stop, time_budget_s)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -303,10 +303,17 @@ def denoiser_samples(net: nn.Module, seed: int, n: int = N_EVAL_SAMPLES, steps: 
     return DenoiserSamples(points, scores["mode_coverage"], scores["energy_distance"])
 
 
+def progress_detail(model: str, record: dict) -> str:
+    """The numbers the progress bar shows beside the step count while a run trains."""
+    if model == "gan":
+        return f"D loss {record['d_loss']:.3f}, D Lipschitz bound {record['d_lipschitz_bound']:.3g}"
+    return f"loss {record['loss']:.3f}, Lipschitz bound {record['lipschitz_bound']:.3g}"
+
+
 def run_row(model: str, number: int, label: str, view: SpectralView, history) -> dict:
     """One row of the session's run-history table."""
     v = as_view(SpectralView, view)
-    # A run stopped before its first snapshot has no curves yet: its row says so instead of failing.
+    # A run stopped before its first step has no numbers: its row says so instead of failing.
     def last(values, digits):
         return round(values[-1], digits) if values else None
 
@@ -343,7 +350,7 @@ def curve_panels(model: str, history) -> tuple[list, str]:
 
 
 def runs_line(model: str, a: dict, b: dict) -> str:
-    """The last two training runs of this session, in one line (a run stopped before its first snapshot
+    """The last two training runs of this session, in one line (a run stopped before its first step
     has no numbers: "none")."""
     def pair(column: str, spec: str) -> str:
         return " vs ".join("none" if r[column] is None else format(r[column], spec) for r in (a, b))

@@ -1,7 +1,5 @@
 """Optional spectral normalization per layer: read controls, call explainers, show figures."""
 
-import time
-
 import streamlit as st
 
 import ui
@@ -175,54 +173,23 @@ else:
         st.write("")
         start = st.button("Train" if model == "gan" else "Fine-tune", key="train", icon=":material/play_arrow:")
     run_view = ui.read_view(SpectralView, V.PARAMS)  # with the run's controls as just drawn
-    kind = T.GanHistory if model == "gan" else T.FinetuneHistory
     last_key, runs_key = f"_train_last_{model}", f"_train_runs_{model}"
 
-    def finish(label: str, history) -> None:
-        st.session_state[last_key] = (label, history)
+    def make_run(d: str):
+        if model == "gan":
+            return T.GanRun(V.gan_config(run_view), seed, train_steps, device=d)
+        return T.FinetuneRun(V.finetune_config(run_view), seed, train_steps, device=d, model=base)
+
+    with timer.part("training"):
+        ended = ui.live_training(f"{PAGE}/{model}", start, V.mode_summary(modes), make_run, device,
+                                 lambda record: V.progress_detail(model, record), TRAIN_BUDGET_S)
+    if ended is not None:
+        st.session_state[last_key] = ended
         runs = st.session_state.setdefault(runs_key, [])
-        runs.append(V.run_row(model, len(runs) + 1, label, run_view, history))
-
-    partial = st.session_state.pop("_train_partial", None)
-    if partial and partial["model"] == model and partial["records"] and not start:
-        # The Stop button (or leaving the page) interrupted the run: keep what it trained.
-        finish(partial["label"], T.history_from_records(partial["records"], "stopped by you",
-                                                        partial["elapsed_s"], kind=kind))
-        st.warning(f"Training stopped at step {partial['records'][-1]['step']}; the results so far are shown.",
-                   icon=":material/stop_circle:")
-    if start:
-        progress = st.progress(0.0, text="Training…")
-        stop_slot = st.empty()
-        stop_slot.button("Stop", icon=":material/stop:", help="Stops the run; what was trained so far is kept.")
-        partial = st.session_state["_train_partial"] = {"model": model, "label": V.mode_summary(modes),
-                                                        "records": [], "elapsed_s": 0.0}
-
-        def report(step, record):
-            partial["records"].append(record)
-            partial["elapsed_s"] = time.perf_counter() - started
-            if step and (step % 25 == 0 or step == train_steps):
-                detail = (f"D loss {record['d_loss']:.3f}, D Lipschitz bound {record['d_lipschitz_bound']:.3g}"
-                          if model == "gan" else f"loss {record['loss']:.3f}, Lipschitz bound "
-                                                 f"{record['lipschitz_bound']:.3g}")
-                progress.progress(step / train_steps, text=f"step {step}/{train_steps}: {detail}")
-
-        def run_on(d):
-            if model == "gan":
-                return T.train_gan(V.gan_config(run_view), seed, train_steps, callback=report,
-                                   time_budget_s=TRAIN_BUDGET_S, device=d)
-            return T.finetune_denoiser(V.finetune_config(run_view), seed, train_steps, callback=report,
-                                       time_budget_s=TRAIN_BUDGET_S, device=d, model=base)
-
-        with ui.training_slot(), timer.part("training"):
-            started = time.perf_counter()  # the run's seconds count from here, not from the wait
-            history = ui.on_device(run_on, device)
-        st.session_state.pop("_train_partial", None)
-        progress.empty()
-        stop_slot.empty()
-        finish(V.mode_summary(modes), history)
+        runs.append(V.run_row(model, len(runs) + 1, ended[0], run_view, ended[1]))
     if last_key in st.session_state and not st.session_state[last_key][1].coverage:
-        st.info("The last run was stopped before its first snapshot (taken every 100 steps), so it has no "
-                "samples or curves to show.", icon=":material/info:")
+        st.info("The last run was stopped before its first step, so it has no samples or curves to show.",
+                icon=":material/info:")
     elif last_key in st.session_state:
         summary, curves, samples, coverage = V.last_run_shown(model, *st.session_state[last_key])
         st.markdown(summary)

@@ -11,8 +11,7 @@ from explainers import spectral_view as V
 from explainers.device import configure_threads
 from explainers.models import load_denoiser2d
 from explainers.spectral import SILU_MAX_SLOPE
-from explainers.spectral_training import (DENOISER_CHAIN, FinetuneConfig, FinetuneHistory, finetune_denoiser,
-                                          history_from_records)
+from explainers.spectral_training import DENOISER_CHAIN, FinetuneConfig, FinetuneRun, finetune_denoiser
 
 configure_threads()
 
@@ -57,7 +56,7 @@ def test_sn_on_two_hidden_layers_loses_the_modes_then_fine_tuning_wins_them_back
     assert max(history.sigmas["hidden1"]) <= 1.1 and max(history.sigmas["in_x"]) > 2
 
 
-def test_fine_tune_is_deterministic_leaves_the_shared_model_alone_and_rebuilds_from_records(shipped):
+def test_fine_tune_is_deterministic_and_leaves_the_shared_model_alone(shipped):
     before = state_bytes(shipped)
     config = FinetuneConfig(modes={"in_x": "optional", "hidden2": "bsn"}, threshold=2.0, **SHORT)
     records = []
@@ -76,9 +75,21 @@ def test_fine_tune_is_deterministic_leaves_the_shared_model_alone_and_rebuilds_f
     expected_bound = np.prod([a.sigmas[n][-1] for n in DENOISER_CHAIN]) * SILU_MAX_SLOPE ** 3
     assert a.lipschitz_bound[-1] == pytest.approx(expected_bound, rel=1e-12)
 
-    rebuilt = history_from_records(records, "stopped by you", kind=FinetuneHistory)
-    assert rebuilt.step == a.step and rebuilt.loss == a.loss and rebuilt.sample_steps == a.sample_steps
-    assert rebuilt.coverage == a.coverage and rebuilt.stopped == "stopped by you"
+
+def test_a_run_driven_step_by_step_is_the_same_run_and_stops_with_a_last_snapshot(shipped):
+    # What the page does: step, show, step…; a Stop keeps everything trained so far.
+    config = FinetuneConfig(modes={"in_x": "optional", "hidden2": "bsn"}, threshold=2.0, **SHORT)
+    whole = finetune_denoiser(config, 3, 60, model=shipped)
+    run = FinetuneRun(config, 3, 60, model=shipped)
+    assert run.history.sample_steps == [0] and run.opening["step"] == 0
+    records = [run.step() for _ in range(53)]
+    assert [r["step"] for r in records] == list(range(1, 54)) and "samples" in records[49]
+    history = run.stop("stopped by you")
+    assert run.done and history.stopped == "stopped by you" and history.loss == whole.loss[:53]
+    assert history.sample_steps == [0, 50, 53]  # before training, every 50 steps, and where it got to
+    np.testing.assert_array_equal(history.samples[1], whole.samples[1])
+    with pytest.raises(RuntimeError, match="ended"):
+        run.step()
 
 
 def test_step_zero_is_the_picture_the_page_shows_before_training(shipped):

@@ -3,7 +3,8 @@
 - ui/controls.py: URL-bound controls, the URL's notices, the explanation level;
 - ui/figures.py (+ ui/live_chart.py): figures with captions and exports, the cost readout;
 - ui/classroom.py: lessons, presenter view, the share link and figure pack;
-- ui/process.py: the device and training slots of the server process (server/).
+- ui/process.py: the device and training slots of the server process (server/);
+- ui/training.py: a library TrainingRun trained live, with progress, Stop and a time budget.
 
 Only ui/ and the page scripts import streamlit; `explainers/` stays pure.
 """
@@ -18,6 +19,7 @@ from ui.controls import (DRAWN_KEY, explanation, level_selector, misconceptions,
                          url_notices, widget)
 from ui.figures import Timer, cost_readout, figure, start_figures  # noqa: F401
 from ui.process import device_info, fix_first_run_mode, on_device, training_slot  # noqa: F401
+from ui.training import live_training  # noqa: F401
 
 
 def page_start(page: str, params, title: str, summary: str) -> tuple[str, str, list[str]]:

@@ -1,0 +1,63 @@
+"""Live training on a page: a library TrainingRun stepped under the server's training slots, with a
+progress bar, a Stop button and a time budget.
+
+The run object lives in the session while it trains. Stop (or any other click) ends the script run
+between two steps; the next run of the page finds the run still there, stops it with a last snapshot
+and hands back everything it trained, so a stopped run is never lost.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import streamlit as st
+
+from ui.process import on_device, training_slot
+
+LIVE_KEY = "_training_live"
+REDRAW_S = 0.25  # progress redraws at most four times a second: each redraw is a message to the browser
+
+
+def live_training(owner: str, start: bool, label: str, make_run: Callable[[str], object], device: str,
+                  describe: Callable[[dict], str], time_budget_s: float):
+    """Train when `start` (the page's Train button) is set; returns (label, history) of a run that ended in
+    this script run, the one an earlier Stop interrupted included, else None.
+
+    owner: which page and model the run belongs to (a run left on another model is not claimed);
+    make_run(device) builds the TrainingRun; describe(record) is the progress line's detail.
+    """
+    live = st.session_state.pop(LIVE_KEY, None)
+    if live is not None and live["owner"] == owner and not start:
+        history = live["run"].stop("stopped by you")
+        st.warning(f"Training stopped at step {live['run'].steps_done}; the results so far are shown.",
+                   icon=":material/stop_circle:")
+        return live["label"], history
+    if not start:
+        return None
+
+    progress = st.progress(0.0, text="Training…")
+    stop_slot = st.empty()
+    stop_slot.button("Stop", icon=":material/stop:", help="Stops the run; what was trained so far is kept.")
+
+    def drive(device: str):
+        run = make_run(device)
+        st.session_state[LIVE_KEY] = {"owner": owner, "label": label, "run": run}
+        started = shown = time.perf_counter()  # the budget counts from here, not from the wait for a slot
+        while not run.done:
+            if time.perf_counter() - started > time_budget_s:
+                run.stop("time_budget")
+                break
+            record = run.step()
+            if run.done or time.perf_counter() - shown >= REDRAW_S:
+                shown = time.perf_counter()
+                progress.progress(run.steps_done / run.n_steps,
+                                  text=f"step {run.steps_done}/{run.n_steps}: {describe(record)}")
+        return run.history
+
+    with training_slot():
+        history = on_device(drive, device)
+    st.session_state.pop(LIVE_KEY, None)
+    progress.empty()
+    stop_slot.empty()
+    return label, history
