@@ -36,9 +36,8 @@ class Denoiser2D(nn.Module):
     log_snr may be a float, a tensor of shape () or (1,) (one level for every point: the embedding
     is computed once), or of shape (n,) (one level per point, as in training).
 
-    The default width is 64: 2,000 points x 100 sampling steps then take about 60 ms on one CPU
-    thread, well inside the 100 ms budget (DESIGN.md, Performance); width 96 took about 110 ms on
-    the same machine for samples that scored within 0.04 nats of width 64's.
+    The default width is 64: it keeps 2,000 points x 100 sampling steps inside the 100 ms budget
+    (DESIGN.md, Performance) on one CPU thread, and a wider net scored no better (docs/PERFORMANCE.md).
     """
 
     def __init__(self, hidden: int = 64, n_freqs: int = 16):

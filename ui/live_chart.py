@@ -197,7 +197,7 @@ def show(fig, key: str, config: dict, own_fonts: bool = False) -> None:
     spec = pio.to_json(fig, validate=False, engine="orjson")
     # One JSON document, sent as bytes: a dict here would be JSON-encoded twice more by Streamlit (for the
     # element and for its identity), with the figure's JSON escaped inside a string each time, and parsed
-    # twice in the browser. Bytes are sent as they are and identified by one hash: for a 2,000-point cloud
-    # (56 kB) that is 0.09 ms here instead of 0.38 ms, and a smaller message.
+    # twice in the browser. Bytes are sent as they are and identified by one hash: less work on both ends
+    # and a smaller message (docs/PERFORMANCE.md).
     head = json.dumps({"config": config, "src": src})
     _component()(key=key, data=f'{head[:-1]}, "spec": {spec}}}'.encode())
