@@ -35,6 +35,7 @@ COPY pages/ pages/
 COPY ui/ ui/
 COPY server/ server/
 COPY explainers/ explainers/
+COPY classroom/ classroom/
 # The browser's copy of plotly.js (ui/live_chart.py), written now: the app folder is read-only to the app's user.
 RUN python -c "import sys; from ui.live_chart import write_plotly_js; sys.exit(write_plotly_js() is None)"
 

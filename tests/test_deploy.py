@@ -251,7 +251,8 @@ def test_dockerfile_healthcheck_command_reports_a_real_server():
 
 def test_guide_names_only_settings_that_exist():
     guide = GUIDE.read_text()
-    code = "\n".join(p.read_text() for p in [*ROOT.glob("explainers/*.py"), *ROOT.glob("ui/*.py"), ROOT / "app.py"])
+    code = "\n".join(p.read_text() for p in [*ROOT.glob("explainers/*.py"), *ROOT.glob("ui/*.py"), *ROOT.glob("server/*.py"),
+                                             *ROOT.glob("classroom/*.py"), ROOT / "app.py"])
     names = set(re.findall(r"\bNOISE_LAB_[A-Z_]+\b", guide))
     assert names >= {"NOISE_LAB_THREADS"}
     for name in names:
