@@ -9,6 +9,10 @@ shrinks exactly as fast as the noise variance grows. That is what "variance pres
 
 A schedule here is a small immutable value: arrays in float64, indexed t = 0 .. T-1, named as in
 diffusers' ``DDPMScheduler`` (``beta_schedule="linear" | "scaled_linear" | "squaredcos_cap_v2"``).
+
+Samplers in the EDM family (Karras et al. 2022) think in noise levels sigma instead, x = x0 + sigma eps;
+``karras_sigmas`` gives their levels and ``ve_equivalent_alpha_bar`` the VP abar with the same SNR,
+abar = 1 / (1 + sigma^2), which is how ``make_schedule("karras", ...)`` turns them into a VP schedule.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ import numpy as np
 from explainers.checks import check_int
 
 SCHEDULES = ("linear", "scaled_linear", "cosine", "sigmoid", "vp_sde")
+# Schedules defined by their noise levels sigma rather than by betas. make_schedule builds them, but they are
+# kept out of SCHEDULES, the families the schedule page offers, so adding one changes no page.
+SIGMA_SCHEDULES = ("karras",)
 CONTRASTS = ("none", "variance_exploding", "flow_matching")
 
 # Valid ranges, in one place so the error messages, the sliders and the URL checks agree.
@@ -31,6 +38,13 @@ VP_SDE_BETA_RANGE = (1e-3, 100.0)
 # Flow-matching time shift s (SD3 uses 3, Wan and Self-Forcing 5 to 8). Far below 0.01, 1 + (s - 1) sigma
 # cancels to 0 at sigma = 1 and the shifted level is inf.
 SHIFT_RANGE = (0.01, 100.0)
+# Noise levels sigma of x = x0 + sigma eps (variance exploding, EDM). Below 1e-6 the VP abar = 1 / (1 + sigma^2)
+# is 1 - 1e-12 and float64 keeps only a few digits of 1 - abar; above 1e4 abar is below 1e-8, pure noise.
+SIGMA_RANGE = (1e-6, 1e4)
+# EDM's rho (Karras et al. 2022, Eq. 5; 7 in the paper). rho = 1 spaces sigma evenly, a large rho approaches
+# even spacing in log sigma (at 100, within 10% from 0.01 to 50); a small rho raises sigma to the power 1 / rho,
+# which overflows float64 for sigma_max = 1e4 once rho is below about 0.013.
+RHO_RANGE = (0.1, 100.0)
 # The smallest abar a schedule may reach (before a zero-terminal-SNR rescale). Below about 1e-308
 # float64 loses digits and then rounds abar to exactly 0, so several steps share one level and a sampler
 # can no longer tell them apart. Large betas over many steps get there (linear, T = 1000, beta_end = 0.6).
@@ -221,19 +235,30 @@ def make_schedule(
     s: float = 0.008,
     beta_min: float = 0.1,
     beta_max: float = 20.0,
+    sigma_min: float = 0.002,
+    sigma_max: float = 80.0,
+    rho: float = 7.0,
     zero_terminal_snr: bool = False,
 ) -> Schedule:
-    """Build a VP schedule by name: "linear", "scaled_linear", "cosine", "sigmoid" or "vp_sde".
+    """Build a VP schedule by name: "linear", "scaled_linear", "cosine", "sigmoid", "vp_sde" or "karras".
 
     beta_start / beta_end default to each family's usual values (linear and sigmoid 1e-4..0.02,
-    scaled_linear 0.00085..0.012). Invalid parameters raise ValueError naming the parameter and
+    scaled_linear 0.00085..0.012). "karras" takes EDM's noise levels instead (``karras_sigmas``,
+    defaults sigma_min 0.002, sigma_max 80, rho 7), in increasing order along t, as abar = 1 / (1 + sigma^2):
+    t = 0 is the least noisy level. Invalid parameters raise ValueError naming the parameter and
     its valid range, also betas so large that abar would underflow to 0 (ALPHA_BAR_MIN); zero
     terminal SNR then sets only the last abar to exactly 0, which the samplers handle.
     """
-    if name not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {name!r}")
+    if name not in SCHEDULES + SIGMA_SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES + SIGMA_SCHEDULES)}; got {name!r}")
     _check_T(T)
     params: dict = {"T": int(T)}
+    if name == "karras":
+        # Eq. 5 lists the levels from sigma_max down, the order a sampler visits them; a schedule's t counts
+        # the forward (noising) direction, so t = 0 gets sigma_min.
+        sigmas = karras_sigmas(T, sigma_min, sigma_max, rho)[::-1]
+        params.update(sigma_min=sigma_min, sigma_max=sigma_max, rho=rho)
+        return _schedule_from_alpha_bar(name, ve_equivalent_alpha_bar(sigmas), params, zero_terminal_snr)
     if name in ("linear", "sigmoid", "scaled_linear"):
         default = (0.00085, 0.012) if name == "scaled_linear" else (1e-4, 0.02)
         beta_start = default[0] if beta_start is None else beta_start
@@ -267,6 +292,66 @@ def make_schedule(
     for arr in (betas, alphas_cumprod):
         arr.setflags(write=False)
     return Schedule(name=name, betas=betas, alphas_cumprod=alphas_cumprod, params=params)
+
+
+def _schedule_from_alpha_bar(name: str, alphas_cumprod: np.ndarray, params: dict, zero_terminal_snr: bool) -> Schedule:
+    """A schedule given by its abar (decreasing in t): beta_t = 1 - abar_t / abar_{t-1}, with abar_{-1} = 1."""
+    betas = 1.0 - alphas_cumprod / np.concatenate([[1.0], alphas_cumprod[:-1]])
+    if zero_terminal_snr:
+        betas = rescale_zero_terminal_snr(betas)
+        alphas_cumprod = np.cumprod(1.0 - betas)
+        alphas_cumprod[-1] = 0.0  # exact, as in make_schedule
+    else:
+        # Keep the abar we were given, not cumprod(1 - betas), which would bring back round-off.
+        alphas_cumprod = np.array(alphas_cumprod, dtype=np.float64)
+    params["zero_terminal_snr"] = bool(zero_terminal_snr)
+    for arr in (betas, alphas_cumprod):
+        arr.setflags(write=False)
+    return Schedule(name=name, betas=betas, alphas_cumprod=alphas_cumprod, params=params)
+
+
+# ---------------------------------------------------------------------------------------------
+# Noise levels in the EDM parameterisation (Karras et al. 2022): x = x0 + sigma eps.
+# ---------------------------------------------------------------------------------------------
+
+
+def karras_sigmas(n: int, sigma_min: float, sigma_max: float, rho: float = 7.0) -> np.ndarray:
+    """EDM's n noise levels (Karras et al. 2022, Eq. 5), sigma_max first and sigma_min last:
+
+        sigma_i = (sigma_max^(1/rho) + i / (n - 1) (sigma_min^(1/rho) - sigma_max^(1/rho)))^rho,  i = 0 .. n-1
+
+    Evenly spaced in sigma^(1/rho): with rho = 7 the steps crowd towards sigma_min, where a sampler's
+    errors matter most; rho = 1 is plain linear spacing. No trailing 0 is appended (EDM's samplers add
+    sigma_n = 0 themselves). Float64 array of length n. Raises ValueError naming the parameter and its range:
+    n an integer in T_RANGE, sigma_min in SIGMA_RANGE, sigma_max above sigma_min and in SIGMA_RANGE,
+    rho in RHO_RANGE.
+    """
+    n = check_int("n", n, *T_RANGE)
+    _check_range("sigma_min", sigma_min, *SIGMA_RANGE)
+    _check_range("sigma_max", sigma_max, *SIGMA_RANGE)
+    if not sigma_max > sigma_min:
+        raise ValueError(
+            f"sigma_max must be > sigma_min ({sigma_min:g}) and <= {SIGMA_RANGE[1]:g}, got {sigma_max:g}"
+        )
+    _check_range("rho", rho, *RHO_RANGE)
+    ramp = np.linspace(0.0, 1.0, n, dtype=np.float64)
+    top, bottom = sigma_max ** (1.0 / rho), sigma_min ** (1.0 / rho)
+    sigmas = (top + ramp * (bottom - top)) ** rho
+    # The root then the power round-trips to within a few ulps; the ends are the levels asked for, exactly.
+    sigmas[0], sigmas[-1] = sigma_max, sigma_min
+    return sigmas
+
+
+def ve_equivalent_alpha_bar(sigma):
+    """The VP abar with the same SNR as noise level sigma of x = x0 + sigma eps: abar = 1 / (1 + sigma^2).
+
+    Dividing x0 + sigma eps by sqrt(1 + sigma^2) gives sqrt(abar) x0 + sqrt(1 - abar) eps: the same
+    signal-to-noise ratio 1 / sigma^2, so log SNR = -2 log sigma. The inverse is ``Schedule.sigma_ve``.
+    A float gives a float; anything else a float64 array.
+    """
+    if not isinstance(sigma, float):
+        sigma = np.asarray(sigma, dtype=np.float64)
+    return 1.0 / (1.0 + sigma**2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,8 +388,8 @@ def vp_coefficients(schedule: Schedule) -> Coefficients:
 def ve_sigmas(T: int, sigma_min: float = 0.01, sigma_max: float = 50.0) -> np.ndarray:
     """Variance exploding (Song & Ermon 2019; Song et al. 2021): geometric sigmas, x = x0 + sigma eps."""
     _check_T(T)
-    _check_range("sigma_min", sigma_min, 1e-6, 1e4)
-    _check_range("sigma_max", sigma_max, sigma_min, 1e4)
+    _check_range("sigma_min", sigma_min, *SIGMA_RANGE)
+    _check_range("sigma_max", sigma_max, sigma_min, SIGMA_RANGE[1])
     return np.geomspace(sigma_min, sigma_max, T)
 
 
