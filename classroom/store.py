@@ -64,6 +64,7 @@ _SCHEMA = (
 _SUBMIT = """INSERT INTO class_answers (class_code, question, student, answer) VALUES (?, ?, ?, ?)
              ON CONFLICT (class_code, question, student) DO UPDATE SET answer = excluded.answer"""
 _TALLY = "SELECT answer, COUNT(*) FROM class_answers WHERE class_code = ? AND question = ? GROUP BY answer"
+_ANSWER_OF = "SELECT answer FROM class_answers WHERE class_code = ? AND question = ? AND student = ?"
 _COUNT = "SELECT COUNT(*) FROM class_answers WHERE class_code = ? AND question = ?"
 _RESET = ("DELETE FROM class_answers WHERE class_code = ? AND question = ?",
           "DELETE FROM class_reveals WHERE class_code = ? AND question = ?")
@@ -180,6 +181,11 @@ class ClassStore:
     def count(self, class_code: str, question: str) -> int:
         """How many students have answered this question."""
         return int(self._read(_COUNT, self._key(class_code, question))[0][0])
+
+    def answer_of(self, class_code: str, question: str, student: str) -> str | None:
+        """`student`'s current answer to `question`, or None: a student who reloads the page sees it again."""
+        rows = self._read(_ANSWER_OF, (*self._key(class_code, question), _check("student", student)))
+        return rows[0][0] if rows else None
 
     def reveal(self, class_code: str, question: str) -> None:
         """Mark the question's answer as shown to the class (until `reset`)."""

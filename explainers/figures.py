@@ -547,3 +547,18 @@ def training_curves(steps: np.ndarray,
             _axis(layout, "y", i, **log_ticks(*(y for _, y in series)))
         _axis(layout, "x", i, title=dict(text="step"), **index_ticks(n_max))
     return _figure(traces, layout, 300 + 20 * longest, margin=dict(l=10, r=10, t=40, b=20 + 20 * longest))
+
+
+def prediction_bars(labels: Sequence[str], counts: Sequence[int], title: str,
+                    right: Sequence[bool] | None = None) -> go.Figure:
+    """A class's predictions for one question: one bar per choice (or number bin), counts on the bars.
+    After the reveal, `right` marks the bars that agree with the measured answer (blue; the rest grey)."""
+    colors = [PALETTE[0] if right is None or ok else GREY for ok in (right or [True] * len(labels))]
+    trace = dict(type="bar", x=list(labels), y=[int(c) for c in counts], marker=dict(color=colors),
+                 text=[str(int(c)) for c in counts], textposition="outside", cliponaxis=False, name="students")
+    top = max([int(c) for c in counts] + [1])
+    layout = dict(title=dict(text=title), showlegend=False,
+                  yaxis=dict(title=dict(text="students"), range=[0, top * 1.2 + 0.5], tickmode="linear", tick0=0,
+                             dtick=max(1, math.ceil(top / 5))),
+                  xaxis=dict(type="category", tickangle=0, automargin=True))
+    return _figure([trace], layout, 300)

@@ -62,6 +62,10 @@ def test_last_answer_wins(store):
     store.submit("ABCD", "q1", "ana", "third")
     assert store.tally("ABCD", "q1") == {"third": 1}
     assert store.count("ABCD", "q1") == 1
+    assert store.answer_of("ABCD", "q1", "ana") == "third" and store.answer_of("ABCD", "q1", "bo") is None
+    assert store.answer_of("ABCD", "q2", "ana") is None and store.answer_of("WXYZ", "q1", "ana") is None
+    with pytest.raises(ValueError, match="student"):
+        store.answer_of("ABCD", "q1", "")
 
 
 def test_tally_counts_each_answer_most_given_first(store):

@@ -70,6 +70,8 @@ SAMPLES = {
     "training_curves": [lambda: F.training_curves(np.arange(0, 100, 10), [
         ("loss", [("loss", list(RNG.random(10)))], True),
         ("σ", [("l1", list(RNG.random(8) + 1)), ("l2", list(RNG.random(8) + 1))], False)])],
+    "prediction_bars": [lambda: F.prediction_bars(["linear", "cosine"], [3, 12], "the class predicts"),
+                        lambda: F.prediction_bars(["0.0–0.1", "0.1–0.2"], [0, 2], "revealed", right=[True, False])],
 }
 CASES = [pytest.param(call, id=f"{name}-{k}") for name, calls in SAMPLES.items() for k, call in enumerate(calls)]
 

@@ -15,7 +15,7 @@ import streamlit as st
 from explainers.state import Param, quote_value, url_strings
 
 
-CLASSROOM_KEYS = ("lesson", "present", "hide")
+CLASSROOM_KEYS = ("lesson", "present", "hide", "class")
 
 
 PRESENT_SCALE = 1.35  # figures grow by this much in presenter view
@@ -116,7 +116,12 @@ def classroom_flags(page: str, params: Iterable[Param]) -> list[str]:
                        f"sidebar or a control key such as {', '.join(sorted(page_keys)[:6])}.")
     st.session_state["_present"] = present
     _presenter_css(present, [h for h in hidden if h not in bad])
-    return notices
+
+    from ui.predict import CLASS_KEY, read_class_code
+
+    code, notice = read_class_code(_query_value(CLASS_KEY))
+    st.session_state["_class_code"] = code
+    return notices + ([notice] if notice else [])
 
 
 # Nothing a class must read is cut off, at any width (tests/test_browser_layout.py checks it).
@@ -181,17 +186,30 @@ def lesson_panel(page: str) -> None:
             _apply_step(steps[k - 1], page_keys, only_missing=False)
             st.session_state[f"_lesson_applied_{page}"] = k
 
+    from ui import predict
+
+    code, present = st.session_state.get("_class_code"), st.session_state.get("_present", False)
     if not step_no:
         st.sidebar.button(f"Start the guided lesson ({len(steps)} steps)", icon=":material/school:",
                           on_click=go, args=(1,), key=f"_lesson_start_{page}")
+        if code:
+            st.info(f"You are in class **{code}**. Your teacher's questions appear in the guided lesson: "
+                    "start it from the sidebar.", icon=":material/groups:")
         return
     step = steps[step_no - 1]
     with st.container(border=True, key="lesson_panel"):
         st.markdown(f"**Lesson · step {step_no} of {len(steps)}: {step.title}**")
         st.markdown(step.notice)
         st.markdown(f"**Question:** {step.question}")
-        with st.expander("Show the answer"):
-            st.markdown(step.answer)
+        if code and not present:
+            predict.class_panel(page, step_no, code, present=False)  # the answer opens at the reveal
+        else:
+            with st.expander("Show the answer"):
+                st.markdown(step.answer)
+            if code:
+                predict.class_panel(page, step_no, code, present=True)
+            elif present:
+                predict.start_class_button()
         # A wrapping row of buttons at their natural width: fixed columns cut labels to "Pr…" on a projector.
         row = st.container(horizontal=True, wrap=True, key="lesson_buttons")
         row.button("Previous", icon=":material/arrow_back:", disabled=step_no == 1, on_click=go,
