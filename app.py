@@ -66,6 +66,7 @@ current = st.navigation([st.Page(home, title="Home", icon=":material/home:", def
 with st.sidebar:
     st.caption(f"Device: **{ui.device_info(show_note=True)[1]}**")
     if current.url_path:
+        ui.pin.apply_pending(current.url_path)  # before the seed slider: a pinned view A may set it
         # The seed slider is drawn here, before the page checks its URL, and Streamlit drops a bad
         # bound value when the slider is drawn: record the seed's notice for the page first.
         ui.url_notices(current.url_path, [SEED], only_params=True)

@@ -219,3 +219,13 @@ def training_window_shown(tw: dict, window_start: int, n_frames: int) -> F.Shown
     ], col_labels=ids), f"A window of {len(ids)} frames starting at frame {window_start} of the denoising-step "
         "rollout. Re-noising keeps the rollout's own (possibly drifted) content visible under the noise, so the "
         "student learns to repair its own errors; from pure noise only the context says where the ball is.")
+
+
+def key_numbers(results: list[ReadingResult], truth: Truth) -> list[tuple[str, float, str]]:
+    """The numbers the pin-and-compare table sets side by side, per reading of t."""
+    rows = []
+    for r in results:
+        name = READING_LABELS[r.reading]
+        rows += [(f"mean position error, px ({name})", float(np.nanmean(r.position_error)), ".2f"),
+                 (f"mean ball speed, px/frame ({name})", float(np.nanmean(r.motion)), ".3f")]
+    return rows + [("mean ball speed, px/frame (true video)", float(np.nanmean(truth.motion)), ".3f")]

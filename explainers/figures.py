@@ -562,3 +562,27 @@ def prediction_bars(labels: Sequence[str], counts: Sequence[int], title: str,
                              dtick=max(1, math.ceil(top / 5))),
                   xaxis=dict(type="category", tickangle=0, automargin=True))
     return _figure([trace], layout, 300)
+
+
+PINNED_OPACITY = 0.35  # A's traces under B's: visible, yet clearly behind
+NOT_OVERLAID = ("heatmap", "image", "contour", "histogram2dcontour")  # a faded copy would hide B's picture
+
+
+def with_pinned(fig: go.Figure, pinned: go.Figure) -> go.Figure:
+    """`fig` (the current view, B) with `pinned`'s traces (view A) drawn first, underneath: faded, lines
+    dotted, names starting "A: ", on the same axes. Pictures (heatmaps, images) and animations keep B only."""
+    if fig.frames or pinned.frames:
+        return fig
+    faded = []
+    for trace in pinned.data:
+        t = trace.to_plotly_json()
+        if t.get("type") in NOT_OVERLAID:
+            continue
+        t.update(opacity=PINNED_OPACITY, name=f"A: {t.get('name') or t.get('type')}", legendgroup="pinned A",
+                 hoverinfo="skip")
+        if t.get("type") == "scatter" and "lines" in (t.get("mode") or "lines"):
+            t["line"] = {**(t.get("line") or {}), "dash": "dot"}
+        faded.append(t)
+    if not faded:
+        return fig
+    return go.Figure(data=[*faded, *(t.to_plotly_json() for t in fig.data)], layout=fig.layout, _validate=False)

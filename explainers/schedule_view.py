@@ -437,3 +437,19 @@ def quality_caption(truth: dict) -> str:
             f"is not better: samples squeezed onto the modes score above the data. Spread: the median distance "
             f"to the nearest mode centre, divided by the data's (below {UNDER_DISPERSED:g}: too tight). "
             f"Higher mode coverage, fewer points off the modes and a lower energy distance are better.")
+
+
+def key_numbers(built: list[S.Schedule]) -> list[tuple[str, object, str]]:
+    """The numbers the pin-and-compare table sets side by side, by position in the list of schedules (so
+    A's linear meets B's cosine): each schedule's name and its ᾱ halfway."""
+    rows = []
+    for i, s in enumerate(built, 1):
+        rows += [(f"schedule {i}", label(s.name), ""),
+                 (f"ᾱ at t = T/2, schedule {i}", float(s.alphas_cumprod[s.T // 2]), ".4f")]
+    return rows
+
+
+def generation_numbers(gens: list[Generation]) -> list[tuple[str, float, str]]:
+    """Figure 6's score for the pin-and-compare table, by position in the list of schedules."""
+    return [(f"log-density gap to the data, schedule {i}", float(g.score["log_density_gap"]), ".3f")
+            for i, g in enumerate(gens, 1)]

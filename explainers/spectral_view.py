@@ -384,3 +384,11 @@ def last_run_shown(model: str, label: str, history) -> tuple[str, F.Shown | None
         "(mode coverage in the table is this count / 8)"
         + (" (step 0: the normalized denoiser before fine-tuning)." if model != "gan" else "."))
     return summary, curves, samples, coverage
+
+
+def key_numbers(sig_after: dict[str, float], bound_after: float | None) -> list[tuple[str, float, str]]:
+    """The numbers the pin-and-compare table sets side by side: each layer's σ with its mode, and the bound."""
+    rows = [(f"σ of {layer}, with its mode", float(sigma), ".3f") for layer, sigma in sig_after.items()]
+    if bound_after is not None:
+        rows.append(("Lipschitz bound, with these modes", float(bound_after), ".3g"))
+    return rows

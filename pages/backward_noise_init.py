@@ -84,6 +84,7 @@ except (FileNotFoundError, RuntimeError) as err:
     st.stop()
 
 st.info(V.summary_line(results), icon=":material/compare_arrows:")
+ui.key_numbers(PAGE, V.key_numbers(results, truth))
 
 st.subheader("1 · Noise level of every model call")
 ui.figure(*V.matrix_shown(results), key="sigma_matrices")

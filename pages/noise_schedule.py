@@ -80,6 +80,7 @@ ui.explanation(view.level, text)
 # ---- figures 1-3: the schedule itself --------------------------------------------------------
 st.subheader("1 · The schedule: β_t and ᾱ_t")
 ui.figure(*V.schedule_shown(built), key="schedule_curves")
+ui.key_numbers(PAGE, V.key_numbers(built))
 st.subheader("2 · Signal variance + noise variance = 1 (for VP)")
 ui.figure(*V.variance_split_shown(primary, contrast_coefs), key="variance_split")
 st.subheader("3 · Signal-to-noise ratio")
@@ -136,6 +137,7 @@ def reverse_generation(built, T: int):
                 return
     step = ui.widget(V.dependent_params(T, steps)["step"])
     ui.figure(*V.generation_shown(gens, v, step, density_grid(dataset), density_level(dataset)), key="generation")
+    ui.key_numbers(PAGE, V.generation_numbers(gens))
     truth = true_data_score(dataset)
     st.markdown(V.score_table(gens, truth))  # a Markdown table: far cheaper per rerun than a dataframe widget
     if len(gens) >= 2:

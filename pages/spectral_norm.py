@@ -105,6 +105,7 @@ ui.figure(F.power_trace(trace, exact, trace_layer),
 st.subheader("3 · Lipschitz upper bound as layers are toggled")
 bound_before, note = V.lipschitz(model, sig_before)
 bound_after, _ = V.lipschitz(model, sig_after)
+ui.key_numbers(PAGE, V.key_numbers(sig_after, bound_after))
 c1, c2 = st.columns([3, 1])
 with c1:
     ui.figure(F.sigma_bars(layers, [sig_before[n] for n in layers], [sig_after[n] for n in layers]),

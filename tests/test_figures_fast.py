@@ -70,6 +70,10 @@ SAMPLES = {
     "training_curves": [lambda: F.training_curves(np.arange(0, 100, 10), [
         ("loss", [("loss", list(RNG.random(10)))], True),
         ("σ", [("l1", list(RNG.random(8) + 1)), ("l2", list(RNG.random(8) + 1))], False)])],
+    "with_pinned": [lambda: F.with_pinned(F.sigma_bars(["l1", "l2"], [2.5, 0.7], [1.0, 0.7]),
+                                          F.sigma_bars(["l1", "l2"], [2.5, 0.7], [0.9, 0.6])),
+                    lambda: F.with_pinned(F.image(RNG.normal(size=(8, 8)), "B"), F.image(RNG.normal(size=(8, 8)), "A")),
+                    lambda: F.with_pinned(F.scatter_2d(POINTS, "B"), F.scatter_2d(POINTS[::-1], "A"))],
     "prediction_bars": [lambda: F.prediction_bars(["linear", "cosine"], [3, 12], "the class predicts"),
                         lambda: F.prediction_bars(["0.0–0.1", "0.1–0.2"], [0, 2], "revealed", right=[True, False])],
 }

@@ -20,6 +20,7 @@ from ui.controls import (DRAWN_KEY, explanation, level_selector, misconceptions,
 from ui.figures import Timer, cost_readout, figure, start_figures  # noqa: F401
 from ui.process import device_info, fix_first_run_mode, on_device, training_slot  # noqa: F401
 from ui.training import live_training  # noqa: F401
+from ui import pin
 
 
 def page_start(page: str, params, title: str, summary: str) -> tuple[str, str, list[str]]:
@@ -30,8 +31,15 @@ def page_start(page: str, params, title: str, summary: str) -> tuple[str, str, l
     start_figures(page)
     st.session_state[DRAWN_KEY] = {}
     room_notices = classroom_flags(page, params)
+    pin_notices = pin.start(page, params)
     device, device_text = device_info()
     st.title(title)
     st.markdown(summary)
     lesson_panel(page)
-    return device, device_text, url_notices(page, params) + room_notices
+    st.session_state["_pin_slot"] = st.container(key="pin_bar")  # filled by share_and_export, at the end
+    return device, device_text, url_notices(page, params) + room_notices + pin_notices
+
+
+def key_numbers(page: str, rows) -> None:
+    """The page's key numbers, (label, value, format spec): the A/B table compares them once a view is pinned."""
+    pin.key_numbers(page, rows)

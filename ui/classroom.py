@@ -15,7 +15,7 @@ import streamlit as st
 from explainers.state import Param, quote_value, url_strings
 
 
-CLASSROOM_KEYS = ("lesson", "present", "hide", "class")
+CLASSROOM_KEYS = ("lesson", "present", "hide", "class", "pin")
 
 
 PRESENT_SCALE = 1.35  # figures grow by this much in presenter view
@@ -238,7 +238,14 @@ def share_and_export(page: str, extra: dict | None = None) -> None:
     """'Copy link' for this view, and a one-click zip of every figure on the page (CSV, PNG, SVG)."""
     from explainers.exports import figure_pack
 
+    from ui import pin
+
     keep_lesson_changes_in_url(page)  # before the link is read: it must carry every change made in a lesson
+    slot = st.session_state.get("_pin_slot")
+    if slot is not None and page in _PAGE_PARAMS:
+        with slot:
+            pin.bar(page, list(_PAGE_PARAMS[page].values()))
+            pin.table(page)
     figures = list(st.session_state.get(f"_figures_{page}", {}).values())
     link = current_link()
     with st.expander("Share this view and export its figures", icon=":material/share:"):
@@ -250,3 +257,5 @@ def share_and_export(page: str, extra: dict | None = None) -> None:
             f"Download the figure pack ({len(figures)} figures: CSV + PNG + SVG, zip)",
             data=lambda: figure_pack(figures, link=link, extra=_resolved(extra)), file_name=f"noise_lab_{page}.zip",
             mime="application/zip", icon=":material/folder_zip:", key=f"_pack_{page}", on_click="ignore")
+    if page in _PAGE_PARAMS:
+        pin.finish(page, list(_PAGE_PARAMS[page].values()))

@@ -34,13 +34,22 @@ def figure(fig, caption: str, key: str | None = None, page: str | None = None) -
     `key` names the chart on the page: the browser updates the chart with that name in place when the
     figure changes (ui/live_chart.py). Give one wherever the figure's title changes with the controls."""
     from explainers.exports import figure_csv, figure_image, slug
-    from ui import live_chart
+    from explainers.figures import with_pinned
+    from ui import live_chart, pin
 
+    if page is None:
+        page = st.session_state.get("_current_page")
+    chart = f"_chart_{key or slug(_figure_name(fig, caption))}"
+    if page:
+        pin.record(page, chart, fig)
+        pinned = pin.pinned_figure(page, chart)
+        if pinned is not None:
+            fig = with_pinned(fig, pinned)
     present = st.session_state.get("_present", False)
     if present:
         fig.update_layout(height=int((fig.layout.height or 340) * PRESENT_SCALE), font=dict(size=20))
     name = _figure_name(fig, caption)
-    live_chart.show(fig, key=f"_chart_{key or slug(name)}", own_fonts=present, config={
+    live_chart.show(fig, key=chart, own_fonts=present, config={
         "displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": slug(name), "scale": 2}})
     # One row: the caption takes what the Export button (at its natural width) leaves, even in half-width columns.
     row = st.container(horizontal=True, wrap=False, vertical_alignment="top")
@@ -53,8 +62,6 @@ def figure(fig, caption: str, key: str | None = None, page: str | None = None) -
                            mime="image/png", on_click="ignore", key=f"_png_{stem}_{key}")
         st.download_button("Image (SVG)", data=lambda: figure_image(fig, "svg"), file_name=f"{stem}.svg",
                            mime="image/svg+xml", on_click="ignore", key=f"_svg_{stem}_{key}")
-    if page is None:
-        page = st.session_state.get("_current_page")
     if page:
         st.session_state.setdefault(f"_figures_{page}", {})[name] = (name, fig, caption)
         if _in_fragment():

@@ -1,0 +1,33 @@
+"""Pin and compare without a browser: the A/B table's numbers, and a hand-edited `pin=` that gets a notice."""
+
+import pytest
+
+from devtools import run_page_file
+
+
+def markdown_with(at, text):
+    return next(m.value for m in at.markdown if text in m.value)
+
+
+def test_pinning_then_moving_compares_the_two_views():
+    at = run_page_file("spectral_norm")
+    at.button(key="_pin_spectral_norm").click().run()
+    at.segmented_control(key="m_D.hidden1").set_value("sn").run()
+    assert not at.exception
+    table = markdown_with(at, "| key number |")
+    row = next(line for line in table.splitlines() if line.startswith("| σ of D.hidden1"))
+    a, b, diff = (cell.strip() for cell in row.split("|")[2:5])
+    assert float(b) == pytest.approx(1.0, abs=1e-3) and float(a) > 3  # SN divides D.hidden1 by its σ ≈ 3.5
+    assert float(diff) == pytest.approx(float(b) - float(a), abs=2e-3)
+    at.button(key="_unpin_spectral_norm").click().run()
+    assert not any("| key number |" in m.value for m in at.markdown) and "pin" not in at.query_params
+
+
+@pytest.mark.parametrize("pin, says", [
+    ("T=abc", "Pinned view A (URL parameter 'pin'): "),
+    ("bogus=1", "Pinned view A (URL parameter 'pin'): Unknown URL parameter"),
+    ("T=" + "9" * 3000, "longer than 2000 characters"),
+])
+def test_a_hand_edited_pin_is_a_notice_not_a_crash(pin, says):
+    at = run_page_file("noise_schedule", {"pin": pin})
+    assert any(says in w.value for w in at.warning), [w.value for w in at.warning]
