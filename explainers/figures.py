@@ -586,3 +586,25 @@ def with_pinned(fig: go.Figure, pinned: go.Figure) -> go.Figure:
     if not faded:
         return fig
     return go.Figure(data=[*faded, *(t.to_plotly_json() for t in fig.data)], layout=fig.layout, _validate=False)
+
+
+def frequency_power(freqs: np.ndarray, series: Sequence[tuple[str, np.ndarray, float, float | None, str]],
+                    t: int) -> go.Figure:
+    """The image's signal power per frequency against the noise's, at step t, log-log.
+
+    series: (name, signal power a²P(k), noise power b² (flat), crossover k* or None, role) per schedule;
+    the signal is solid, the noise dashed in the same colour, k* a dotted vertical line."""
+    traces, shapes = [], []
+    for i, (name, signal, noise, cross, role) in enumerate(series):
+        color = _role_color(role, i)
+        traces.append(dict(type="scatter", x=f32(freqs), y=f32(signal), mode="lines+markers", name=f"{name}: image",
+                           line=dict(color=color), marker=dict(size=4)))
+        traces.append(dict(type="scatter", x=f32(freqs[[0, -1]]), y=f32([noise, noise]), mode="lines",
+                           name=f"{name}: noise", line=dict(color=color, dash="dash")))
+        if cross is not None:
+            shapes.append(_line(1, x=float(cross), color=color, dash="dot", width=2))
+    powers = [s for _, s, _, _, _ in series] + [[n] for _, _, n, _, _ in series]
+    layout = dict(title=dict(text=f"Power per frequency at t = {t}"), shapes=shapes,
+                  xaxis=dict(log_ticks(freqs), title=dict(text="frequency k (cycles per image)")),
+                  yaxis=dict(log_ticks(*powers), title=dict(text="power")))
+    return _figure(traces, layout, 340)

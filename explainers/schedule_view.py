@@ -453,3 +453,41 @@ def generation_numbers(gens: list[Generation]) -> list[tuple[str, float, str]]:
     """Figure 6's score for the pin-and-compare table, by position in the list of schedules."""
     return [(f"log-density gap to the data, schedule {i}", float(g.score["log_density_gap"]), ".3f")
             for i, g in enumerate(gens, 1)]
+
+
+def spectrum_shown(schedule: S.Schedule, t: int, contrast: S.Coefficients | None) -> F.Shown:
+    """Figure 5b: which frequencies of the image the noise has overtaken at step t (explainers/spectrum.py).
+    Each process as x_t = a·x₀ + b·ε: signal power a²P(k), noise power b², crossover where they meet."""
+    from explainers import spectrum
+
+    freqs, power = spectrum.radial_power_spectrum(procedural_image())
+    processes = [(label(schedule.name), float(schedule.signal_coef[t]), float(schedule.noise_coef[t]), F.SERIES)]
+    if contrast is not None:
+        processes.append((label(contrast.name), float(contrast.signal_coef[t]), float(contrast.noise_coef[t]),
+                          F.CONTRAST))
+    series, said = [], []
+    for name, a, b, role in processes:
+        abar = a * a / (a * a + b * b)  # the VP ᾱ with the same SNR: the crossover only depends on a²/b²
+        cross = spectrum.crossover_frequency(freqs, power, abar)
+        series.append((name, a * a * power, b * b, cross, role))
+        said.append(f"{name}: " + (f"k* = {cross:.1f}" if cross is not None else _no_crossover(freqs, power, abar)))
+    caption = (f"Radially averaged power of the image's part a²P(k) (solid) and of the noise's b² (dashed, flat: "
+               f"white noise) at t = {t}; dotted: the crossover k*, above which every frequency is below the "
+               f"noise. " + "; ".join(said) + ".")
+    return F.Shown(F.frequency_power(freqs, series, t), caption)
+
+
+def _no_crossover(freqs, power, abar: float) -> str:
+    from explainers import spectrum
+
+    snr = spectrum.snr_per_frequency(power, abar)
+    return "the finest frequency still above the noise" if snr[-1] >= 1 else "every frequency below the noise"
+
+
+def spectrum_text(level: str) -> str | None:
+    """Figure 5b's short explanation at Moderate and Hard (with the image's measured slope), else None."""
+    from explainers import spectrum
+
+    if level not in spectrum.TEXTS:
+        return None
+    return spectrum.page_text(level, *spectrum.radial_power_spectrum(procedural_image()))

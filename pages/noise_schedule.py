@@ -96,7 +96,7 @@ ui.figure(*V.measured_shown(view.T, vp_checks, contrast_coefs, contrast_check), 
 
 # ---- figure 5: the forward process at t -----------------------------------------------------
 @st.fragment
-def forward_process(schedule, x0, seed):
+def forward_process(schedule, x0, seed, contrast_coefs):
     st.subheader("5 · The forward process at step t")
     dep = V.dependent_params(schedule.T, view.steps)
     t = ui.widget(dep["t"], check_url=True)
@@ -107,9 +107,14 @@ def forward_process(schedule, x0, seed):
         ui.figure(*points, key="forward_points")
     with c2:
         ui.figure(*image, key="forward_image")
+    st.markdown("**Which frequencies the noise erases first**")
+    ui.figure(*V.spectrum_shown(schedule, t, contrast_coefs), key="frequency_power")
+    explained = V.spectrum_text(view.level)
+    if explained:
+        st.markdown(explained)
 
 
-forward_process(primary, x0, view.seed)
+forward_process(primary, x0, view.seed, contrast_coefs)
 
 
 # ---- figure 6: reverse generation ----------------------------------------------------------

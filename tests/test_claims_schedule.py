@@ -134,7 +134,8 @@ def test_a_schedule_is_a_fixed_function_of_its_parameters():
     """Not a learning-rate schedule: make_schedule takes no gradients, losses or training step, and the
     same arguments always give the same arrays."""
     params = set(inspect.signature(S.make_schedule).parameters)
-    assert params == {"name", "T", "beta_start", "beta_end", "s", "beta_min", "beta_max", "zero_terminal_snr"}
+    assert params == {"name", "T", "beta_start", "beta_end", "s", "beta_min", "beta_max", "zero_terminal_snr",
+                      "sigma_min", "sigma_max", "rho"}
     a, b = S.make_schedule("cosine"), S.make_schedule("cosine")
     assert np.array_equal(a.betas, b.betas) and not a.betas.flags.writeable
 
@@ -296,3 +297,21 @@ def test_misconceptions_name_and_correct_the_seed_misreadings():
     assert "Proportional" in said and "preserving" in said
     assert "curriculum" in said and "random" in said
     assert "learning-rate" in said
+
+
+def test_the_frequency_figure_marks_the_crossover_its_caption_states():
+    """Figure 5's frequency panel: the dotted line sits at the k* the caption gives, both from the library."""
+    from explainers import schedule_view as V
+    from explainers import spectrum
+    from explainers.image_data import procedural_image
+
+    freqs, power = spectrum.radial_power_spectrum(procedural_image())
+    s = S.make_schedule("cosine", T=1000)
+    for t in (100, 300, 500):
+        shown = V.spectrum_shown(s, t, None)
+        k = spectrum.crossover_frequency(freqs, power, float(s.alphas_cumprod[t]))
+        assert f"k* = {k:.1f}" in shown.caption
+        (line,) = shown.figure.layout.shapes
+        assert line.x0 == pytest.approx(k)
+        noise = shown.figure.data[1].y
+        assert noise[0] == pytest.approx(1 - s.alphas_cumprod[t], rel=1e-6)  # white noise: flat at 1 − ᾱ

@@ -74,6 +74,9 @@ SAMPLES = {
                                           F.sigma_bars(["l1", "l2"], [2.5, 0.7], [0.9, 0.6])),
                     lambda: F.with_pinned(F.image(RNG.normal(size=(8, 8)), "B"), F.image(RNG.normal(size=(8, 8)), "A")),
                     lambda: F.with_pinned(F.scatter_2d(POINTS, "B"), F.scatter_2d(POINTS[::-1], "A"))],
+    "frequency_power": [lambda: F.frequency_power(np.arange(1.0, 25), [
+        ("cosine", 1 / np.arange(1.0, 25) ** 2, 0.3, 4.5, F.SERIES),
+        ("flow matching", 0.5 / np.arange(1.0, 25) ** 2, 0.4, None, F.CONTRAST)], 300)],
     "prediction_bars": [lambda: F.prediction_bars(["linear", "cosine"], [3, 12], "the class predicts"),
                         lambda: F.prediction_bars(["0.0–0.1", "0.1–0.2"], [0, 2], "revealed", right=[True, False])],
 }

@@ -498,7 +498,7 @@ def vec(n, elements=VALUE):
 BUILDERS = ("schedule_curves", "variance_split", "snr_curves", "measured_vs_theory", "scatter_2d", "image",
             "generation_panels", "step_curve", "noise_level_matrices", "frame_strips", "frames_animation",
             "per_frame_curves", "image_grid", "spectra_grid", "power_trace", "sigma_bars", "conv_norm_bars",
-            "training_curves", "coverage_curve", "prediction_bars", "with_pinned")
+            "training_curves", "coverage_curve", "prediction_bars", "with_pinned", "frequency_power")
 FIGURES = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -569,6 +569,11 @@ def figure_case(draw, which: str):
         fig = F.conv_norm_bars(names, [(nm, draw(vec(k, POSITIVE))) for nm in names])
     elif which == "coverage_curve":
         fig = F.coverage_curve(t, draw(hnp.arrays(np.float64, n, elements=st.integers(0, 8).map(float))), 8)
+    elif which == "frequency_power":
+        k = t + 1
+        series = [(nm, draw(vec(n, POSITIVE)), draw(st.floats(1e-6, 1e3)),
+                   draw(st.one_of(st.none(), st.floats(1, n))), F.SERIES) for nm in names]
+        fig = F.frequency_power(k, series, n)
     elif which == "with_pinned":
         curves = lambda: [(nm, draw(vec(n))) for nm in names]  # noqa: E731
         fig = F.with_pinned(F.snr_curves(t, curves()), F.snr_curves(t, curves()))

@@ -142,4 +142,13 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(says="Figure 6's line encloses 95% of the true data",
           test=_TESTS + "test_density_line_encloses_the_stated_share",
           where="figure 6 caption"),
+    Claim(says="The image's power falls with frequency, so the noise overtakes fine detail first",
+          test="tests/test_spectrum.py::test_page_image_spectrum_falls_with_frequency",
+          where="figure 5, frequencies; Moderate and Hard text"),
+    Claim(says="The crossover k* moves down as t grows",
+          test="tests/test_spectrum.py::test_crossover_moves_down_as_t_grows_on_the_page_image",
+          where="figure 5, frequencies; Moderate text"),
+    Claim(says="A larger flow shift brings k* to low frequencies at an earlier step",
+          test="tests/test_spectrum.py::test_a_larger_flow_shift_moves_the_crossover_down_sooner",
+          where="figure 5, frequencies; Hard text"),
 )
