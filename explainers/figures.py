@@ -608,3 +608,33 @@ def frequency_power(freqs: np.ndarray, series: Sequence[tuple[str, np.ndarray, f
                   xaxis=dict(log_ticks(freqs), title=dict(text="frequency k (cycles per image)")),
                   yaxis=dict(log_ticks(*powers), title=dict(text="power")))
     return _figure(traces, layout, 340)
+
+
+def _arrows(x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[list, list]:
+    """Arrow segments tail → head, separated by gaps, for one scatter trace (a quiver plot)."""
+    xs = np.stack([x, x + u, np.full_like(x, np.nan)], axis=1).ravel()
+    ys = np.stack([y, y + v, np.full_like(y, np.nan)], axis=1).ravel()
+    return f32(xs), f32(ys)
+
+
+def score_fields(x: np.ndarray, y: np.ndarray, fields: Sequence[tuple[str, np.ndarray, str]],
+                 heat: tuple[np.ndarray, np.ndarray], heat_title: str, limit: float) -> go.Figure:
+    """Score fields as arrows on a grid (all scaled alike), over a heatmap (e.g. the model's error).
+
+    fields: (name, vectors (n, 2) already scaled to plot units, role) per field; heat: (grid, values) with
+    values[i, j] at (grid[j], grid[i])."""
+    grid, values = heat
+    traces = [dict(type="heatmap", x=f32(grid), y=f32(grid), z=f32(values), colorscale=CIVIDIS, name=heat_title,
+                   colorbar=dict(title=dict(text=heat_title, side="right"), thickness=12), hoverinfo="skip")]
+    n_series = 0
+    for name, vec, role in fields:
+        ax, ay = _arrows(x, y, vec[:, 0], vec[:, 1])
+        size = np.tile(np.array([0, 8, 0], dtype=np.float32), len(x))
+        color = _role_color(role, n_series)  # the first series field takes the first palette colour
+        n_series += role == SERIES
+        traces.append(dict(type="scatter", x=ax, y=ay, mode="lines+markers", name=name, connectgaps=False,
+                           line=dict(color=color, width=2 if role == SERIES else 1.5),
+                           marker=dict(symbol="arrow", angleref="previous", size=size, color=color)))
+    layout = dict(xaxis=dict(range=[-limit, limit], constrain="domain", title=dict(text="x₁")),
+                  yaxis=dict(range=[-limit, limit], scaleanchor="x", title=dict(text="x₂")))
+    return _figure(traces, layout, 460)

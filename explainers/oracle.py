@@ -97,6 +97,24 @@ def exact_noise(dataset, x, alpha_bar: float):
     return back(-math.sqrt(1.0 - ab) * (math.sqrt(ab) * u_bar - x64) / v)
 
 
+class ExactModel:
+    """The exact denoiser in the shape of the app's 2D models: called as model(x, log_snr), it returns the
+    v a perfect v-prediction network would give, v̂ = √ᾱ ε̂ - √(1-ᾱ) x̂₀ with ᾱ = sigmoid(log-SNR). So the
+    samplers of explainers/sampling.py run it unchanged, and its samples show what the sampler alone does.
+    At ᾱ = 0 (zero terminal SNR) x_t is pure noise: x̂₀ is the data mean and ε̂ = x."""
+
+    def __init__(self, dataset):
+        self.data = _dataset(dataset)
+
+    def __call__(self, x: torch.Tensor, log_snr: torch.Tensor) -> torch.Tensor:
+        ab = float(torch.sigmoid(log_snr.double().reshape(-1)[0]))
+        if ab <= 0.0:
+            return -torch.as_tensor(self.data.mean, dtype=x.dtype, device=x.device).expand_as(x)  # v̂ = √0·ε̂ - √1·x̂₀
+        x0_hat = exact_denoiser(self.data, x, ab)
+        eps_hat = (x - math.sqrt(ab) * x0_hat) / math.sqrt(1.0 - ab) if ab < 1.0 else torch.zeros_like(x)
+        return math.sqrt(ab) * eps_hat - math.sqrt(1.0 - ab) * x0_hat
+
+
 # ---------------------------------------------------------------------------------------------
 # The posterior of the core point u, per dataset family
 # ---------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ side by side; that is why this module runs past 400 lines.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
@@ -491,3 +492,136 @@ def spectrum_text(level: str) -> str | None:
     if level not in spectrum.TEXTS:
         return None
     return spectrum.page_text(level, *spectrum.radial_power_spectrum(procedural_image()))
+
+
+# ---- the exact answer beside the model (explainers/oracle.py) ---------------------------------------------
+
+SCORE_GRID = 15  # arrows per side
+ERROR_GRID = 41  # heatmap cells per side
+FIELD_LIMIT = 3.0  # x_t has unit variance under VP: ±3 holds nearly all of it
+
+
+@dataclass(frozen=True)
+class ScoreField:
+    t: int
+    abar: float
+    arrows: np.ndarray  # (SCORE_GRID², 2) grid points
+    model: np.ndarray  # the model's score there
+    exact: np.ndarray  # the exact score there
+    grid: np.ndarray  # ERROR_GRID coordinates
+    eps_error: np.ndarray  # (ERROR_GRID, ERROR_GRID): ‖ε̂_model − ε̂_exact‖
+    weighted_error: float  # its mean weighted by the exact p_t: the error where the points are
+
+
+def model_score(model, x: np.ndarray, abar: float) -> np.ndarray:
+    """The model's score: ∇ log p_t(x) ≈ −ε̂ / √(1−ᾱ), with ε̂ from its v̂ (sampling.predicted_eps)."""
+    from explainers.sampling import predicted_eps
+
+    device = next(model.parameters()).device
+    xt = torch.as_tensor(x, dtype=torch.float32, device=device)
+    with torch.inference_mode():
+        v_hat = model(xt, torch.tensor([float(S.log_snr_of(np.array([abar]))[0])], device=device))
+        eps_hat = predicted_eps(xt, v_hat, abar)
+    return -eps_hat.double().cpu().numpy() / math.sqrt(1.0 - abar)
+
+
+def score_field(model, dataset: str, schedule: S.Schedule, t: int) -> ScoreField:
+    """The model's score and the exact one at step t on a grid, and the model's error in ε̂ on a finer one."""
+    from explainers import oracle
+
+    abar = float(schedule.alphas_cumprod[t])
+    g = np.linspace(-FIELD_LIMIT, FIELD_LIMIT, SCORE_GRID)
+    arrows = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)
+    fine = np.linspace(-FIELD_LIMIT, FIELD_LIMIT, ERROR_GRID)
+    cells = np.stack(np.meshgrid(fine, fine), axis=-1).reshape(-1, 2)
+    if abar >= 1.0:  # no noise at all: the score is undefined; show no error rather than divide by zero
+        zeros = np.zeros_like(arrows)
+        return ScoreField(t, abar, arrows, zeros, zeros, fine, np.zeros((ERROR_GRID, ERROR_GRID)), 0.0)
+    def exact(x: np.ndarray) -> np.ndarray:
+        # ᾱ = 0 (zero terminal SNR): x_t is pure noise N(0, I), whose score is −x.
+        return -x if abar <= 0.0 else oracle.exact_score(dataset, x, abar)
+
+    model_s, exact_s = model_score(model, arrows, abar), exact(arrows)
+    sd = math.sqrt(1.0 - abar)
+    error = np.linalg.norm(sd * (model_score(model, cells, abar) - exact(cells)), axis=1)
+    log_p = -0.5 * (cells**2).sum(1) if abar <= 0.0 else oracle.exact_log_density(dataset, cells, abar)
+    weight = np.exp(log_p - log_p.max())
+    return ScoreField(t, abar, arrows, model_s, exact_s, fine, error.reshape(ERROR_GRID, ERROR_GRID),
+                      float(np.sum(error * weight) / np.sum(weight)))
+
+
+def score_field_shown(field: ScoreField) -> F.Shown:
+    """Figure 5c: both score fields as arrows over the model's ε̂ error."""
+    top = max(float(np.linalg.norm(field.exact, axis=1).max()), 1e-12)
+    scale = 0.9 * (2 * FIELD_LIMIT / (SCORE_GRID - 1)) / top  # the longest exact arrow spans 0.9 grid cells
+    fig = F.score_fields(field.arrows[:, 0], field.arrows[:, 1],
+                         [("exact score", field.exact * scale, F.REFERENCE), ("model's score", field.model * scale, F.SERIES)],
+                         (field.grid, field.eps_error), "‖ε̂ error‖", FIELD_LIMIT)
+    return F.Shown(fig, (
+        f"The score ∇ log p_t(x) at t = {field.t} (ᾱ = {field.abar:.4f}) on a {SCORE_GRID}×{SCORE_GRID} grid: "
+        f"the exact one (grey, from the dataset's known density) and the model's (blue, −ε̂/√(1−ᾱ)), both "
+        f"drawn at the same scale. Colour: the model's error in the noise it predicts, ‖ε̂_model − ε̂_exact‖; "
+        f"largest on the grid {field.eps_error.max():.3f}, {field.weighted_error:.3f} on average where the "
+        f"noisy points are (weighted by the exact p_t)."))
+
+
+def generate_exact_view(dataset: str, schedule_name: str, generation: dict) -> Generation:
+    """generate() with the exact denoiser in place of the model: the same schedule, sampler, steps and noise.
+    Runs on the CPU in float64 inside the oracle, whatever device the model uses."""
+    from explainers import data2d
+    from explainers.oracle import ExactModel
+
+    g = SimpleNamespace(**generation)
+    schedule = S.make_schedule(schedule_name, **_family_kwargs(schedule_name, g))
+    return generate(ExactModel(dataset), data2d.get_dataset(dataset), schedule, g.sampler, g.steps, g.eta, g.seed)
+
+
+def gap_split(model_gen: Generation, exact_gen: Generation) -> dict:
+    """Where a schedule's quality gap comes from, in mean log-density (signed, so the parts add up):
+    total = model − data, from the step count = exact − data, from the model = model − exact."""
+    data = model_gen.score["data_log_density"]
+    m, e = model_gen.score["mean_log_density"], exact_gen.score["mean_log_density"]
+    return {"total": m - data, "steps": e - data, "model": m - e}
+
+
+def exact_shown(model_gens: list[Generation], exact_gens: list[Generation], view: ScheduleView, step: int,
+                density, level: float) -> tuple[F.Shown, str]:
+    """Figure 7: the first schedule's samples with the model and with the exact denoiser, side by side, and
+    the quality gap of every schedule split into what the step count costs and what the model costs."""
+    v = as_view(ScheduleView, view)
+    first, exact = model_gens[0], exact_gens[0]
+    panels = [(f"{label(first.schedule)} · model", first.trajectory[step]),
+              (f"{label(first.schedule)} · exact denoiser", exact.trajectory[step])]
+    shown = F.Shown(F.generation_panels(panels, density=density, level=level), (
+        f"The same noise (seed {v.seed}), schedule, {v.sampler.upper()} and {v.steps} steps, once with the model "
+        f"and once with the exact denoiser E[x₀ | x_t] of the known density, at reverse step {step}. What the "
+        f"exact run gets wrong comes from the sampler's step count alone."))
+    lines = ["| schedule | mean log-density gap to the data | from the step count (exact − data) | "
+             "from the model (model − exact) |", "|---|---:|---:|---:|"]
+    for mg, eg in zip(model_gens, exact_gens):
+        split = gap_split(mg, eg)
+        lines.append(f"| {label(mg.schedule)} | {split['total']:+.3f} | {split['steps']:+.3f} | {split['model']:+.3f} |")
+    return shown, "\n".join(lines)
+
+
+def score_field_view(model, schedule_name: str, generation: dict, t: int) -> ScoreField:
+    """score_field for the schedule `schedule_name` with the fields in generation_values(view) (a cache key)."""
+    g = SimpleNamespace(**generation)
+    return score_field(model, g.dataset, S.make_schedule(schedule_name, **_family_kwargs(schedule_name, g)), t)
+
+
+GAP_SPLIT_NOTE = ("Mean log-density of the samples under the true density, minus the data's own (signed: + is "
+                  "squeezed onto the modes, − is spread off them). The exact denoiser has no model error, so its "
+                  "gap is what the sampler costs: its step count (and, unless the schedule ends at zero SNR, "
+                  "starting from pure noise rather than the data noised to the first level). The rest is the "
+                  "model's. The two parts add up to the total.")
+
+
+def split_numbers(model_gens: list[Generation], exact_gens: list[Generation]) -> list[tuple[str, float, str]]:
+    """The gap split for the pin-and-compare table, by position in the list of schedules."""
+    rows = []
+    for i, (mg, eg) in enumerate(zip(model_gens, exact_gens), 1):
+        split = gap_split(mg, eg)
+        rows += [(f"gap from the step count, schedule {i}", split["steps"], "+.3f"),
+                 (f"gap from the model, schedule {i}", split["model"], "+.3f")]
+    return rows

@@ -34,6 +34,17 @@ def generation(schedule_key: tuple, settings: dict, device: str) -> V.Generation
     return V.generate_view(model, get_dataset(settings["dataset"]), schedule_key[0], settings, device=device)
 
 
+@st.cache_data(max_entries=64, show_spinner="Sampling with the exact denoiser…")
+def exact_generation(schedule_key: tuple, settings: dict) -> V.Generation:
+    """The same sampling with the exact denoiser of the known density (CPU): shared like `generation`."""
+    return V.generate_exact_view(settings["dataset"], schedule_key[0], settings)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def score_field(schedule_key: tuple, settings: dict, t: int, device: str) -> V.ScoreField:
+    return V.score_field_view(shared_model(settings["dataset"], device), schedule_key[0], settings, t)
+
+
 device, device_text, notices = ui.page_start(PAGE, V.PARAMS, "VP noise schedules", text.SUMMARY)
 timer = ui.Timer()
 
@@ -112,6 +123,13 @@ def forward_process(schedule, x0, seed, contrast_coefs):
     explained = V.spectrum_text(view.level)
     if explained:
         st.markdown(explained)
+    st.markdown("**The score at t: the model against the exact answer**")
+    try:
+        field = score_field((schedule.name,), V.generation_values(view), t, device)
+    except (FileNotFoundError, RuntimeError) as err:
+        st.error(str(err), icon=":material/error:")
+    else:
+        ui.figure(*V.score_field_shown(field), key="score_field")
 
 
 forward_process(primary, x0, view.seed, contrast_coefs)
@@ -151,6 +169,16 @@ def reverse_generation(built, T: int):
     dispersion = V.dispersion_line(gens)
     if dispersion:
         st.markdown(f"**Under-dispersion:** {dispersion}")
+
+    st.subheader("7 · The exact answer beside the model")
+    settings = V.generation_values(v)
+    with ftimer.part("exact sampling"):
+        exact = [exact_generation((g.schedule,), settings) for g in gens]
+    shown, split = V.exact_shown(gens, exact, v, step, density_grid(dataset), density_level(dataset))
+    ui.figure(*shown, key="exact_generation")
+    st.markdown(split)
+    st.caption(V.GAP_SPLIT_NOTE)
+    ui.key_numbers(PAGE, V.split_numbers(gens, exact))
     ui.cost_readout(device_text, ftimer)
 
 

@@ -307,11 +307,42 @@ def test_the_frequency_figure_marks_the_crossover_its_caption_states():
 
     freqs, power = spectrum.radial_power_spectrum(procedural_image())
     s = S.make_schedule("cosine", T=1000)
-    for t in (100, 300, 500):
+    crossing = 0
+    for t in range(0, 1000, 50):
         shown = V.spectrum_shown(s, t, None)
         k = spectrum.crossover_frequency(freqs, power, float(s.alphas_cumprod[t]))
+        if k is None:
+            assert "k* =" not in shown.caption and not shown.figure.layout.shapes
+            continue
+        crossing += 1
         assert f"k* = {k:.1f}" in shown.caption
         (line,) = shown.figure.layout.shapes
         assert line.x0 == pytest.approx(k)
         noise = shown.figure.data[1].y
         assert noise[0] == pytest.approx(1 - s.alphas_cumprod[t], rel=1e-6)  # white noise: flat at 1 − ᾱ
+    assert crossing >= 5
+
+
+def test_the_models_score_matches_the_exact_one_where_the_points_are():
+    """Figure 5's score field: weighted by the exact p_t, the model's ε̂ is within 0.1 of the exact ε̂ at every
+    step shown (ε̂ has unit scale), for every dataset's shipped model; and the caption states that number."""
+    from explainers import schedule_view as V
+    from explainers.models import load_denoiser2d
+
+    s = S.make_schedule("cosine", T=1000)
+    for name in D.DATASETS:
+        model = load_denoiser2d(name)
+        for t in (50, 300, 600, 900):
+            field = V.score_field(model, name, s, t)
+            assert field.weighted_error < 0.1, (name, t, field.weighted_error)
+            assert f"{field.weighted_error:.3f} on average where the noisy points are" in V.score_field_shown(field).caption
+
+
+def test_the_score_field_at_zero_terminal_snr_is_the_score_of_pure_noise():
+    from explainers import schedule_view as V
+    from explainers.models import load_denoiser2d
+
+    s = S.make_schedule("linear", T=500, zero_terminal_snr=True)
+    field = V.score_field(load_denoiser2d("ring8"), "ring8", s, 499)
+    assert field.abar == 0.0 and np.allclose(field.exact, -field.arrows)
+    assert np.isfinite(field.eps_error).all() and field.weighted_error < 0.1

@@ -77,6 +77,9 @@ SAMPLES = {
     "frequency_power": [lambda: F.frequency_power(np.arange(1.0, 25), [
         ("cosine", 1 / np.arange(1.0, 25) ** 2, 0.3, 4.5, F.SERIES),
         ("flow matching", 0.5 / np.arange(1.0, 25) ** 2, 0.4, None, F.CONTRAST)], 300)],
+    "score_fields": [lambda: F.score_fields(POINTS[:9, 0], POINTS[:9, 1], [("exact", POINTS[:9] * 0.1, F.REFERENCE),
+                                                                          ("model", POINTS[9:18] * 0.1, F.SERIES)],
+                                            (GRID, RNG.random((9, 9))), "error", 3.0)],
     "prediction_bars": [lambda: F.prediction_bars(["linear", "cosine"], [3, 12], "the class predicts"),
                         lambda: F.prediction_bars(["0.0–0.1", "0.1–0.2"], [0, 2], "revealed", right=[True, False])],
 }

@@ -498,7 +498,7 @@ def vec(n, elements=VALUE):
 BUILDERS = ("schedule_curves", "variance_split", "snr_curves", "measured_vs_theory", "scatter_2d", "image",
             "generation_panels", "step_curve", "noise_level_matrices", "frame_strips", "frames_animation",
             "per_frame_curves", "image_grid", "spectra_grid", "power_trace", "sigma_bars", "conv_norm_bars",
-            "training_curves", "coverage_curve", "prediction_bars", "with_pinned", "frequency_power")
+            "training_curves", "coverage_curve", "prediction_bars", "with_pinned", "frequency_power", "score_fields")
 FIGURES = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -574,6 +574,11 @@ def figure_case(draw, which: str):
         series = [(nm, draw(vec(n, POSITIVE)), draw(st.floats(1e-6, 1e3)),
                    draw(st.one_of(st.none(), st.floats(1, n))), F.SERIES) for nm in names]
         fig = F.frequency_power(k, series, n)
+    elif which == "score_fields":
+        pts = draw(hnp.arrays(np.float64, (n, 2), elements=st.floats(-3, 3)))
+        fields = [(nm, draw(hnp.arrays(np.float64, (n, 2), elements=st.floats(-1, 1))), F.SERIES) for nm in names]
+        fig = F.score_fields(pts[:, 0], pts[:, 1], fields, (np.linspace(-3, 3, 5), draw(hnp.arrays(
+            np.float64, (5, 5), elements=st.floats(0, 10)))), names[0], 3.0)
     elif which == "with_pinned":
         curves = lambda: [(nm, draw(vec(n))) for nm in names]  # noqa: E731
         fig = F.with_pinned(F.snr_curves(t, curves()), F.snr_curves(t, curves()))
@@ -608,7 +613,11 @@ def test_figure_builders_give_finite_arrays_for_finite_input(which, data):
     assert isinstance(fig, go.Figure) and len(fig.data) >= 1, which
     n_numbers = 0
     for trace, attr, nums in numeric_arrays(fig):
-        assert finite(nums), (which, trace.type, attr)
+        if which == "score_fields" and trace.type == "scatter":
+            # Arrows are tail, head, gap: the gap (NaN) between two arrows is the only non-finite value.
+            assert np.isnan(nums[2::3]).all() and finite(nums[0::3], nums[1::3]), (which, attr)
+        else:
+            assert finite(nums), (which, trace.type, attr)
         n_numbers += len(nums)
     assert n_numbers > 0, which
     go.Figure(fig.to_dict())  # valid for Plotly: the builders skip validation, the validating constructor does not
