@@ -625,3 +625,10 @@ def split_numbers(model_gens: list[Generation], exact_gens: list[Generation]) ->
         rows += [(f"gap from the step count, schedule {i}", split["steps"], "+.3f"),
                  (f"gap from the model, schedule {i}", split["model"], "+.3f")]
     return rows
+
+
+def snippets(view: ScheduleView, built: list[S.Schedule]):
+    """'Show the code' for the schedules on screen (explainers/snippets.py): diffusers where it has them."""
+    from explainers.snippets import schedule_snippet
+
+    return [schedule_snippet(view, s.name) for s in built]

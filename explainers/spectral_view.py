@@ -392,3 +392,10 @@ def key_numbers(sig_after: dict[str, float], bound_after: float | None) -> list[
     if bound_after is not None:
         rows.append(("Lipschitz bound, with these modes", float(bound_after), ".3g"))
     return rows
+
+
+def snippet(view: SpectralView, model: str):
+    """'Show the code' for these modes: torch's spectral_norm where it applies (explainers/snippets.py)."""
+    from explainers.snippets import spectral_snippet
+
+    return spectral_snippet(view, model)

@@ -119,6 +119,7 @@ with c2:
         st.metric("Lipschitz bound, with these modes", f"{bound_after:.3g}")
         st.caption(f"{bound_after / bound_before:.2g} × the raw bound. {note}")
 st.markdown(f"**A/B:** {V.compare_line(modes, sig_before, sig_after, bound_before, bound_after)}")
+ui.code_snippets([V.snippet(ui.read_view(SpectralView, V.PARAMS), model)], key="spectral")  # the modes as drawn
 
 # ---- 4. conv layers ------------------------------------------------------------------------------------
 st.subheader("4 · Convolutions: SN's σ is not the operator norm")

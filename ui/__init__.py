@@ -17,7 +17,7 @@ from ui.classroom import (CLASSROOM_KEYS, FIT_CSS, PRESENT_CSS, classroom_flags,
                           lesson_panel, plain_page_view, share_and_export)
 from ui.controls import (DRAWN_KEY, explanation, level_selector, misconceptions, read_view, show_notices,  # noqa: F401
                          url_notices, widget)
-from ui.figures import Timer, cost_readout, figure, start_figures  # noqa: F401
+from ui.figures import Timer, code_snippets, cost_readout, figure, start_figures  # noqa: F401
 from ui.process import device_info, fix_first_run_mode, on_device, training_slot  # noqa: F401
 from ui.training import live_training  # noqa: F401
 from ui import pin

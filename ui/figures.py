@@ -76,6 +76,14 @@ def _in_fragment() -> bool:
     return bool(ctx and getattr(ctx, "fragment_ids_this_run", None))
 
 
+def code_snippets(snippets, key: str) -> None:
+    """'Show the code': a short runnable snippet per view (explainers/snippets.py), with what it reproduces."""
+    with st.expander("Show the code: the same numbers with the library you already use", icon=":material/code:"):
+        for snippet in snippets:
+            st.caption(f"{snippet.library}: {snippet.note}")
+            st.code(snippet.code, language="python")
+
+
 class Timer:
     """Milliseconds of the computations on this run, for the cost readout."""
 
