@@ -652,9 +652,8 @@ class FinetuneOnPointsRun(TrainingRun):
     generators seeded from `seed`, so the same seed and settings give the same history (and the same
     draws on a GPU as on the CPU).
 
-    Cost, measured with the defaults (batch 256, a snapshot of 1,000 points x 50 DDIM steps every 100
-    steps) on one CPU thread: 1,000 steps in 2.0 s (about 600 training steps/s, 21 ms per snapshot), and
-    5.1 s with the machine's two cores shared with other busy processes; far inside a 30 s budget.
+    With the defaults, 1,000 steps take a few seconds on one CPU thread: far inside the page's 30 s budget
+    (docs/PERFORMANCE.md).
     """
 
     History = PointsFinetuneHistory

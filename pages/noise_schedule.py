@@ -185,6 +185,63 @@ def reverse_generation(built, T: int):
 
 reverse_generation(built, view.T)
 
+
+# ---- 8: your own 2D data -------------------------------------------------------------------------
+def own_data(schedule) -> None:
+    from explainers import custom_data as C
+    from explainers import custom_view as CV
+
+    st.subheader("8 · Your own 2D data")
+    st.markdown("Give the shipped denoiser new data, fine-tune a private copy of it here, and sample it with "
+                "this page's schedule and sampler. The model is conditioned on log-SNR, so every schedule "
+                "samples it without retraining.")
+    source = st.radio("Data", CV.SOURCES, format_func=CV.SOURCE_LABELS.get, horizontal=True, key="_own_source")
+    dataset = None
+    try:
+        if source == "upload":
+            file = st.file_uploader("CSV with two numeric columns (x, y), at most "
+                                    f"{C.MAX_ROWS:,} rows and {C.MAX_BYTES // 2**20} MB", type=["csv", "txt"],
+                                    key="_own_file")
+            if file is not None:
+                dataset, summary = CV.dataset_from_upload(file.getvalue(), file.name)
+                st.caption(summary)
+        else:
+            st.caption(f"Tick the cells your data should fill ({CV.SKETCH_CELLS}×{CV.SKETCH_CELLS} grid, top row "
+                       "at the top); points are drawn uniformly inside the ticked cells.")
+            grid = st.data_editor(CV.starter_sketch(), key="_own_sketch", hide_index=True, width="content")
+            dataset = CV.dataset_from_sketch(grid)
+    except C.UploadError as err:
+        st.error(str(err), icon=":material/error:")
+    if dataset is None:
+        return
+    ui.figure(*CV.data_shown(dataset, view.seed), key="own_data")
+    start = st.button("Fine-tune on this data", icon=":material/play_arrow:", key="_own_train")
+    ended = ui.live_training(f"{PAGE}/own", start, dataset.name,
+                             lambda d: C.FinetuneOnPointsRun(dataset, seed=view.seed, n_steps=OWN_STEPS, device=d,
+                                                             model=shared_model("ring8", d)),
+                             device, CV.progress_detail, OWN_BUDGET_S)
+    if ended is not None:  # this session's own copy: the shared model is never trained
+        st.session_state["_own_tuned"] = (CV.fingerprint(dataset), dataset, ended.run.net.eval(), {})
+    tuned = st.session_state.get("_own_tuned")
+    if tuned is None:
+        return
+    key, learned, net, samples = tuned
+    if key != CV.fingerprint(dataset):
+        st.caption("The fine-tuned model below learned an earlier version of the data; fine-tune again for this one.")
+    setting = (schedule.name, schedule.T, float(schedule.alphas_cumprod[-1]), view.sampler, view.steps, view.eta,
+               view.seed)
+    if setting not in samples:  # sampled once per setting, then kept with the session's model
+        samples[setting] = [CV.sample_with(m, learned, schedule, view.sampler, view.steps, view.eta, view.seed)
+                            for m in (shared_model("ring8", device), net)]
+    shown, note = CV.samples_shown(*samples[setting], V.label(schedule.name), view.sampler, view.steps)
+    ui.figure(*shown, key="own_samples")
+    st.caption(note)
+
+
+OWN_STEPS = 1000  # fine-tuning steps: a few seconds on one CPU thread
+OWN_BUDGET_S = 30.0  # and never longer than this, so one student cannot hog the server
+own_data(primary)
+
 # ---- misconceptions, sharing and cost --------------------------------------------------------
 ui.share_and_export(PAGE)
 ui.misconceptions(text)

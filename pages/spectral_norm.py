@@ -186,9 +186,9 @@ else:
         ended = ui.live_training(f"{PAGE}/{model}", start, V.mode_summary(modes), make_run, device,
                                  lambda record: V.progress_detail(model, record), TRAIN_BUDGET_S)
     if ended is not None:
-        st.session_state[last_key] = ended
+        st.session_state[last_key] = (ended.label, ended.history)
         runs = st.session_state.setdefault(runs_key, [])
-        runs.append(V.run_row(model, len(runs) + 1, ended[0], run_view, ended[1]))
+        runs.append(V.run_row(model, len(runs) + 1, ended.label, run_view, ended.history))
     if last_key in st.session_state and not st.session_state[last_key][1].coverage:
         st.info("The last run was stopped before its first step, so it has no samples or curves to show.",
                 icon=":material/info:")

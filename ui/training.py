@@ -9,20 +9,28 @@ and hands back everything it trained, so a stopped run is never lost.
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import streamlit as st
 
 from ui.process import on_device, training_slot
 
 LIVE_KEY = "_training_live"
+
+
+class Ended(NamedTuple):
+    """A run that ended: its label, its history, and the run itself (its trained private models)."""
+
+    label: str
+    history: object
+    run: object
 REDRAW_S = 0.25  # progress redraws at most four times a second: each redraw is a message to the browser
 
 
 def live_training(owner: str, start: bool, label: str, make_run: Callable[[str], object], device: str,
                   describe: Callable[[dict], str], time_budget_s: float):
-    """Train when `start` (the page's Train button) is set; returns (label, history) of a run that ended in
-    this script run, the one an earlier Stop interrupted included, else None.
+    """Train when `start` (the page's Train button) is set; returns the Ended run (label, history, run) of a
+    run that ended in this script run, the one an earlier Stop interrupted included, else None.
 
     owner: which page and model the run belongs to (a run left on another model is not claimed);
     make_run(device) builds the TrainingRun; describe(record) is the progress line's detail.
@@ -32,7 +40,7 @@ def live_training(owner: str, start: bool, label: str, make_run: Callable[[str],
         history = live["run"].stop("stopped by you")
         st.warning(f"Training stopped at step {live['run'].steps_done}; the results so far are shown.",
                    icon=":material/stop_circle:")
-        return live["label"], history
+        return Ended(live["label"], history, live["run"])
     if not start:
         return None
 
@@ -53,11 +61,11 @@ def live_training(owner: str, start: bool, label: str, make_run: Callable[[str],
                 shown = time.perf_counter()
                 progress.progress(run.steps_done / run.n_steps,
                                   text=f"step {run.steps_done}/{run.n_steps}: {describe(record)}")
-        return run.history
+        return run
 
     with training_slot():
-        history = on_device(drive, device)
+        run = on_device(drive, device)
     st.session_state.pop(LIVE_KEY, None)
     progress.empty()
     stop_slot.empty()
-    return label, history
+    return Ended(label, run.history, run)
