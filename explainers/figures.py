@@ -638,3 +638,22 @@ def score_fields(x: np.ndarray, y: np.ndarray, fields: Sequence[tuple[str, np.nd
     layout = dict(xaxis=dict(range=[-limit, limit], constrain="domain", title=dict(text="x₁")),
                   yaxis=dict(range=[-limit, limit], scaleanchor="x", title=dict(text="x₂")))
     return _figure(traces, layout, 460)
+
+
+def step_rug(rows: Sequence[tuple[str, np.ndarray, str]]) -> go.Figure:
+    """Where a sampler's steps fall in log-SNR, one row of ticks per schedule, its score written beside it.
+
+    rows: (schedule name, log-SNR of every level the sampler visits (−∞ drawn at LOG_SNR_FLOOR), score text)."""
+    traces = []
+    for i, (name, log_snr, score) in enumerate(rows):
+        x = np.maximum(np.asarray(log_snr, dtype=np.float64), LOG_SNR_FLOOR)
+        traces.append(dict(type="scatter", x=f32(x), y=f32(np.full(len(x), i)), mode="markers", name=name,
+                           marker=dict(symbol="line-ns-open", size=18, line=dict(width=2),
+                                       color=PALETTE[i % len(PALETTE)]), showlegend=False,
+                           hovertemplate="log-SNR %{x:.2f}<extra>" + name + "</extra>"))
+    layout = dict(
+        xaxis=dict(title=dict(text="log-SNR of each level the sampler visits (noisy ← → clean)")),
+        yaxis=dict(tickmode="array", tickvals=list(range(len(rows))), ticktext=[f"{n}<br>{s}" for n, _, s in rows],
+                   range=[-0.6, len(rows) - 0.4], automargin=True),
+        showlegend=False)
+    return _figure(traces, layout, 110 + 60 * len(rows))

@@ -20,7 +20,7 @@ from explainers import schedules as S
 from explainers.data2d import UNDER_DISPERSED
 from explainers.image_data import procedural_image
 from explainers.checks import check_int
-from explainers.state import LEVEL, SEED, Param, ScheduleView, as_view
+from explainers.state import LEVEL, N_KNOTS, SEED, Param, ScheduleView, as_view, knot_key
 
 DATASET_CHOICES = ("ring8", "moons", "swiss_roll", "checkerboard")
 SAMPLERS = ("ddim", "ddpm")
@@ -28,7 +28,7 @@ N_POINTS = 2000  # 2D points forward-noised and generated
 N_VARIANCE_TS = 25  # time points at which Var[x_t] is measured
 
 # Choices as words in the controls, legends, captions and tables; the URL keeps the identifiers.
-LABELS = {"scaled_linear": "scaled linear", "vp_sde": "VP SDE", "none": "none",
+LABELS = {"scaled_linear": "scaled linear", "vp_sde": "VP SDE", "karras": "Karras (EDM)", "custom": "custom (knots)", "none": "none",
           "variance_exploding": "variance exploding", "flow_matching": "flow matching",
           "swiss_roll": "swiss roll", "ring8": "ring of 8", "ddim": "DDIM", "ddpm": "DDPM"}
 
@@ -42,9 +42,12 @@ def _labels(choices) -> tuple[tuple[str, str], ...]:
     return tuple((c, label(c)) for c in choices)
 
 
+PAGE_SCHEDULES = S.SCHEDULES + S.SIGMA_SCHEDULES + S.KNOT_SCHEDULES
+_KNOT_WHERE = ("t = 0", "t = T/4", "t = T/2", "t = 3T/4", "t = T")
+
 PARAMS = (
-    Param("schedule", "Schedules (up to 3, overlaid)", "multi", ("cosine",), choices=S.SCHEDULES, max_count=3,
-          labels=_labels(S.SCHEDULES)),
+    Param("schedule", "Schedules (up to 3, overlaid)", "multi", ("cosine",), choices=PAGE_SCHEDULES, max_count=3,
+          labels=_labels(PAGE_SCHEDULES)),
     # Sliders narrow the library's ranges (valid=) to what a student can move through.
     Param("T", "Diffusion steps T", "int", 1000, 10, 2000, 10, valid=S.T_RANGE),
     Param("beta_start", "beta_start (linear, sigmoid)", "float", 1e-4, 1e-5, 0.01, 1e-5, valid=S.BETA_RANGE),
@@ -54,6 +57,11 @@ PARAMS = (
     Param("cosine_s", "offset s (cosine)", "float", 0.008, 0.0, 0.1, 0.001, valid=S.COSINE_S_RANGE),
     Param("beta_min", "beta_min (VP SDE)", "float", 0.1, 0.01, 1.0, 0.01, valid=S.VP_SDE_BETA_RANGE),
     Param("beta_max", "beta_max (VP SDE)", "float", 20.0, 1.0, 50.0, 0.5, valid=S.VP_SDE_BETA_RANGE),
+    Param("sigma_min", "σ_min (Karras)", "float", 0.002, 0.001, 1.0, 0.001, valid=S.SIGMA_RANGE),
+    Param("sigma_max", "σ_max (Karras)", "float", 80.0, 1.0, 200.0, 1.0, valid=S.SIGMA_RANGE),
+    Param("rho", "ρ (Karras)", "float", 7.0, 1.0, 20.0, 0.5, valid=S.RHO_RANGE),
+    *(Param(knot_key(i), f"log-SNR at {_KNOT_WHERE[i]} (custom)", "float", S.DEFAULT_KNOTS[i], -20.0, 20.0, 0.5,
+            valid=S.LOG_SNR_KNOT_RANGE) for i in range(N_KNOTS)),
     Param("ztsnr", "Zero terminal SNR (Lin et al. 2023)", "bool", False),
     Param("contrast", "Non-VP contrast", "choice", "none", choices=S.CONTRASTS, labels=_labels(S.CONTRASTS)),
     Param("shift", "Flow-matching time shift s", "float", 1.0, 1.0, 10.0, 0.5, valid=S.SHIFT_RANGE),
@@ -226,8 +234,8 @@ def generate(model, dataset, schedule: S.Schedule, sampler: str, steps: int, eta
 
 # The view's fields a generation depends on, besides the schedule's name and the device.
 GENERATION_FIELDS = ("T", "zero_terminal_snr", "beta_start", "beta_end", "scaled_linear_beta_start",
-                     "scaled_linear_beta_end", "s", "beta_min", "beta_max", "dataset", "sampler", "steps", "eta",
-                     "seed")
+                     "scaled_linear_beta_end", "s", "beta_min", "beta_max", "sigma_min", "sigma_max", "rho", "knots",
+                     "dataset", "sampler", "steps", "eta", "seed")
 
 
 def generation_values(view: ScheduleView) -> dict:
@@ -253,6 +261,10 @@ def _family_kwargs(name: str, v) -> dict:
         kwargs.update(beta_start=v.scaled_linear_beta_start, beta_end=v.scaled_linear_beta_end)
     elif name == "cosine":
         kwargs.update(s=v.s)
+    elif name == "karras":
+        kwargs.update(sigma_min=v.sigma_min, sigma_max=v.sigma_max, rho=v.rho)
+    elif name == "custom":
+        kwargs.update(knots=tuple(v.knots))
     else:
         kwargs.update(beta_min=v.beta_min, beta_max=v.beta_max)
     return kwargs
@@ -632,3 +644,19 @@ def snippets(view: ScheduleView, built: list[S.Schedule]):
     from explainers.snippets import schedule_snippet
 
     return [schedule_snippet(view, s.name) for s in built]
+
+
+KNOT_KEYS = tuple(knot_key(i) for i in range(N_KNOTS))
+
+
+def step_rug_shown(gens: list[Generation], view: ScheduleView) -> F.Shown:
+    """Figure 6b: where each schedule's sampling steps land in log-SNR, with each schedule's score."""
+    v = as_view(ScheduleView, view)
+    rows = [(label(g.schedule), S.log_snr_of(g.abar_steps), f"gap {g.score['log_density_gap']:.3f}") for g in gens]
+    spread = "; ".join(
+        f"{label(g.schedule)}: {int(np.sum(S.log_snr_of(g.abar_steps) > 0))} of {len(g.abar_steps)} steps above "
+        f"log-SNR 0 (more signal than noise)" for g in gens)
+    return F.Shown(F.step_rug(rows), (
+        f"Each tick is one of the {v.steps} levels {v.sampler.upper()} visits, by log-SNR (−∞ drawn at "
+        f"{F.LOG_SNR_FLOOR:g}); beside each schedule its log-density gap to the data (figure 6's table). "
+        f"{spread}. Where the steps land is what the sampler sees of a schedule."))

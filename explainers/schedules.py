@@ -28,6 +28,11 @@ SCHEDULES = ("linear", "scaled_linear", "cosine", "sigmoid", "vp_sde")
 # Schedules defined by their noise levels sigma rather than by betas. make_schedule builds them, but they are
 # kept out of SCHEDULES, the families the schedule page offers, so adding one changes no page.
 SIGMA_SCHEDULES = ("karras",)
+# A schedule drawn by hand: log-SNR set at a few knots, joined by a monotone cubic (custom_log_snr).
+KNOT_SCHEDULES = ("custom",)
+KNOT_POSITIONS = (0.0, 0.25, 0.5, 0.75, 1.0)  # where along t (as a fraction of the way to T - 1) the knots sit
+LOG_SNR_KNOT_RANGE = (-20.0, 20.0)  # ᾱ from 2e-9 to 1 - 2e-9: beyond, the ends are pure noise or pure signal
+DEFAULT_KNOTS = (8.0, 3.0, 0.0, -3.0, -8.0)
 CONTRASTS = ("none", "variance_exploding", "flow_matching")
 
 # Valid ranges, in one place so the error messages, the sliders and the URL checks agree.
@@ -50,6 +55,52 @@ RHO_RANGE = (0.1, 100.0)
 # can no longer tell them apart. Large betas over many steps get there (linear, T = 1000, beta_end = 0.6).
 ALPHA_BAR_MIN = 1e-300
 
+
+
+def monotone_cubic(x_knots, y_knots, x) -> np.ndarray:
+    """The monotone piecewise-cubic (PCHIP, Fritsch & Carlson 1980) through (x_knots, y_knots), at x.
+
+    A cubic Hermite curve whose slope at each knot is a weighted harmonic mean of the two neighbouring
+    secants (0 where they change sign), so it never overshoots: decreasing knots give a decreasing curve.
+    """
+    xk, yk, x = (np.asarray(a, dtype=np.float64) for a in (x_knots, y_knots, x))
+    h, delta = np.diff(xk), np.diff(yk) / np.diff(xk)
+    d = np.zeros_like(yk)
+    same = delta[:-1] * delta[1:] > 0
+    w1, w2 = 2 * h[1:] + h[:-1], h[1:] + 2 * h[:-1]
+    d[1:-1][same] = (w1 + w2)[same] / (w1[same] / delta[:-1][same] + w2[same] / delta[1:][same])
+    d[0], d[-1] = _end_slope(h[0], h[1], delta[0], delta[1]), _end_slope(h[-1], h[-2], delta[-1], delta[-2])
+    k = np.clip(np.searchsorted(xk, x, side="right") - 1, 0, len(xk) - 2)
+    s = (x - xk[k]) / h[k]
+    # The cubic Hermite basis on [x_k, x_k+1], with s the position inside it.
+    return ((2 * s**3 - 3 * s**2 + 1) * yk[k] + (s**3 - 2 * s**2 + s) * h[k] * d[k]
+            + (-2 * s**3 + 3 * s**2) * yk[k + 1] + (s**3 - s**2) * h[k] * d[k + 1])
+
+
+def _end_slope(h0: float, h1: float, delta0: float, delta1: float) -> float:
+    """A knot at the end: the three-point estimate, kept monotone (no sign flip, at most 3 secants steep)."""
+    d = ((2 * h0 + h1) * delta0 - h0 * delta1) / (h0 + h1)
+    if np.sign(d) != np.sign(delta0):
+        return 0.0
+    if np.sign(delta0) != np.sign(delta1) and abs(d) > 3 * abs(delta0):
+        return 3 * delta0
+    return d
+
+
+def custom_log_snr(T: int, knots) -> np.ndarray:
+    """log-SNR over t = 0 .. T-1 through `knots` (log-SNR at KNOT_POSITIONS of the way to T - 1), joined by
+    ``monotone_cubic``. The knots must fall strictly, in LOG_SNR_KNOT_RANGE: noise only grows with t."""
+    _check_T(T)
+    knots = tuple(knots) if isinstance(knots, (tuple, list, np.ndarray)) else ()
+    if len(knots) != len(KNOT_POSITIONS):
+        raise ValueError(f"knots must be {len(KNOT_POSITIONS)} log-SNR values, one at each of "
+                         f"{', '.join(f'{p:g}' for p in KNOT_POSITIONS)} of the way along t; got {knots!r}")
+    for i, k in enumerate(knots):
+        _check_range(f"knot {i + 1} (log-SNR)", k, *LOG_SNR_KNOT_RANGE)
+    if any(b >= a for a, b in zip(knots, knots[1:])):
+        raise ValueError("knots must fall strictly from the first to the last (noise only grows along t); got "
+                         + ", ".join(f"{k:g}" for k in knots))
+    return monotone_cubic(KNOT_POSITIONS, knots, np.arange(T) / max(T - 1, 1))
 
 
 def log_snr_of(alphas_cumprod: np.ndarray | float) -> np.ndarray:
@@ -238,6 +289,7 @@ def make_schedule(
     sigma_min: float = 0.002,
     sigma_max: float = 80.0,
     rho: float = 7.0,
+    knots: tuple[float, ...] = DEFAULT_KNOTS,
     zero_terminal_snr: bool = False,
 ) -> Schedule:
     """Build a VP schedule by name: "linear", "scaled_linear", "cosine", "sigmoid", "vp_sde" or "karras".
@@ -247,12 +299,18 @@ def make_schedule(
     defaults sigma_min 0.002, sigma_max 80, rho 7), in increasing order along t, as abar = 1 / (1 + sigma^2):
     t = 0 is the least noisy level. Invalid parameters raise ValueError naming the parameter and
     its valid range, also betas so large that abar would underflow to 0 (ALPHA_BAR_MIN); zero
-    terminal SNR then sets only the last abar to exactly 0, which the samplers handle.
+    terminal SNR then sets only the last abar to exactly 0, which the samplers handle. "custom" takes
+    log-SNR at the KNOT_POSITIONS (``custom_log_snr``).
     """
-    if name not in SCHEDULES + SIGMA_SCHEDULES:
-        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES + SIGMA_SCHEDULES)}; got {name!r}")
+    every = SCHEDULES + SIGMA_SCHEDULES + KNOT_SCHEDULES
+    if name not in every:
+        raise ValueError(f"schedule must be one of {', '.join(every)}; got {name!r}")
     _check_T(T)
     params: dict = {"T": int(T)}
+    if name == "custom":
+        log_snr = custom_log_snr(T, knots)
+        params.update(knots=tuple(float(k) for k in knots))
+        return _schedule_from_alpha_bar(name, 1.0 / (1.0 + np.exp(-log_snr)), params, zero_terminal_snr)
     if name == "karras":
         # Eq. 5 lists the levels from sigma_max down, the order a sampler visits them; a schedule's t counts
         # the forward (noising) direction, so t = 0 gets sigma_min.

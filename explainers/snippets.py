@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from explainers import spectral_view as V
 from explainers.schedule_view import build_schedule
+from explainers.schedules import KNOT_POSITIONS
 from explainers.state import ScheduleView, SpectralView, as_view
 
 DIFFUSERS_COSINE_S = 0.008  # betas_for_alpha_bar's "cosine" hard-codes (t + 0.008) / 1.008
@@ -146,6 +147,23 @@ def _karras_snippet(T: int, sigma_min: float, sigma_max: float, rho: float, ztsn
     return Snippet(_code(lines), "diffusers + numpy", note, "alphas_cumprod")
 
 
+def _custom_snippet(T: int, knots: tuple[float, ...], ztsnr: bool) -> Snippet:
+    lines = ["import numpy as np", "from scipy.interpolate import PchipInterpolator",
+             *(["from diffusers import DDPMScheduler"] if ztsnr else []), "",
+             "# diffusers has no schedule drawn through log-SNR knots: numpy + scipy's monotone cubic (PCHIP)",
+             f"T, knots = {T}, {tuple(float(k) for k in knots)!r}  # log-SNR at 0, ¼, ½, ¾, 1 of the way",
+             f"u = np.arange(T) / (T - 1)",
+             f"log_snr = PchipInterpolator({KNOT_POSITIONS!r}, knots)(u)",
+             "alphas_cumprod = 1 / (1 + np.exp(-log_snr))  # ᾱ = sigmoid(log-SNR)"]
+    if ztsnr:
+        lines += ["betas = 1 - alphas_cumprod / np.concatenate([[1.0], alphas_cumprod[:-1]])",
+                  *_ddpm("num_train_timesteps=T, trained_betas=betas", zero_terminal_snr=True), ABAR_LINE]
+    note = ("No diffusers scheduler takes log-SNR knots, so this is plain numpy with scipy's PchipInterpolator, the "
+            "same monotone cubic the page uses (explainers.schedules.monotone_cubic), in float64"
+            + (", then diffusers' zero-terminal-SNR rescale of the betas. " + _float32_note(True) if ztsnr else "."))
+    return Snippet(_code(lines), "numpy + scipy" + (" + diffusers" if ztsnr else ""), note, "alphas_cumprod")
+
+
 def schedule_snippet(view: ScheduleView, name: str | None = None) -> Snippet:
     """The code that builds schedule `name` (default: the view's first) with diffusers, as the page plots it.
 
@@ -162,6 +180,8 @@ def schedule_snippet(view: ScheduleView, name: str | None = None) -> Snippet:
         return _cosine_snippet(v.T, p["s"], ztsnr)
     if name == "vp_sde":
         return _vp_sde_snippet(v.T, p["beta_min"], p["beta_max"], ztsnr)
+    if name == "custom":
+        return _custom_snippet(v.T, p["knots"], ztsnr)
     return _karras_snippet(v.T, p["sigma_min"], p["sigma_max"], p["rho"], ztsnr)
 
 

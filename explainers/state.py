@@ -238,6 +238,14 @@ def url_key(field_name: str) -> str:
     return URL_KEYS.get(field_name, field_name)
 
 
+N_KNOTS = 5  # the custom schedule's knots (schedules.KNOT_POSITIONS)
+
+
+def knot_key(i: int) -> str:
+    """ScheduleView.knots[i] is the URL's knot<i+1>."""
+    return f"knot{i + 1}"
+
+
 def mode_key(layer: str) -> str:
     return f"{MODE_KEY_PREFIX}{layer}"
 
@@ -255,6 +263,10 @@ class ScheduleView:
     s: float  # cosine offset
     beta_min: float  # VP SDE
     beta_max: float
+    sigma_min: float  # Karras (EDM)
+    sigma_max: float
+    rho: float
+    knots: tuple[float, ...]  # custom: log-SNR at schedules.KNOT_POSITIONS (URL: knot1 .. knot5)
     zero_terminal_snr: bool
     contrast: str
     shift: float  # flow-matching time shift
@@ -317,6 +329,9 @@ def build_view(cls, values: Mapping[str, Any], notices: Iterable[str] = ()):
             continue
         if f.name == "modes":
             kwargs["modes"] = {k[len(MODE_KEY_PREFIX):]: v for k, v in values.items() if k.startswith(MODE_KEY_PREFIX)}
+            continue
+        if f.name == "knots":
+            kwargs["knots"] = tuple(values[knot_key(i)] for i in range(N_KNOTS))
             continue
         kwargs[f.name] = values[url_key(f.name)]
     if cls is ScheduleView:

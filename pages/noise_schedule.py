@@ -67,6 +67,18 @@ with st.sidebar:
         if "vp_sde" in names:
             ui.widget(P["beta_min"])
             ui.widget(P["beta_max"])
+        if "karras" in names:
+            ui.widget(P["sigma_min"], format="%.3f")
+            ui.widget(P["sigma_max"])
+            ui.widget(P["rho"])
+        if "custom" in names:
+            st.caption("Custom: log-SNR at five points along t, joined by a monotone cubic; each must be "
+                       "below the one before.")
+            for key in V.KNOT_KEYS:
+                ui.widget(P[key])
+    if any(n in ("karras", "custom") for n in names):
+        st.caption("The 2D model is conditioned on log-SNR, not on a step number, so it samples Karras and custom "
+                   "schedules as they are, without retraining.")
     ui.widget(P["ztsnr"])
     contrast = ui.widget(P["contrast"])
     if contrast == "flow_matching":
@@ -167,6 +179,7 @@ def reverse_generation(built, T: int):
     if len(gens) >= 2:
         st.markdown(f"**A/B:** {V.compare_line(gens)}")
     st.caption(V.quality_caption(truth))
+    ui.figure(*V.step_rug_shown(gens, v), key="step_rug")
     dispersion = V.dispersion_line(gens)
     if dispersion:
         st.markdown(f"**Under-dispersion:** {dispersion}")

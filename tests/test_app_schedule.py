@@ -31,7 +31,7 @@ def default_page():
 
 def test_default_view_renders_every_figure(default_page):
     at = default_page
-    assert len(chart_specs(at)) == 10  # figure 5: scatter, image, frequencies, score field; 7: exact sampling
+    assert len(chart_specs(at)) == 11  # figure 5: scatter, image, frequencies, score field; 6: rug; 7: exact
     assert at.title[0].value.endswith("VP noise schedules")
     assert not at.warning  # a clean URL gives no notices
     beta_fig = fig_by_title(at, "β_t")
@@ -144,4 +144,4 @@ def test_invalid_cross_parameter_combination_is_reported_not_raised():
     at = run_page({"schedule": ["linear", "cosine"], "beta_start": "0.009", "beta_end": "0.002"})
     errors = "\n".join(e.value for e in at.error)
     assert "linear" in errors and "beta_end must be >= beta_start" in errors
-    assert len(chart_specs(at)) == 10  # the cosine schedule is still shown
+    assert len(chart_specs(at)) == 11  # the cosine schedule is still shown

@@ -25,10 +25,10 @@ def test_deep_link_then_keyboard_slider_changes_chart(server, page):
     assert "linear" in legend and "cosine" in legend
 
     # Tag every chart on the page, to tell afterwards whether the slider move rebuilt them or updated them
-    # (once all ten are drawn: they are drawn one at a time).
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 10", timeout=30_000)
+    # (once all eleven are drawn: they are drawn one at a time).
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 11", timeout=30_000)
     n_charts = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map((p, i) => p.__tag = i).length")
-    assert n_charts == 10
+    assert n_charts == 11
 
     slider = page.get_by_role("slider", name="Diffusion steps T")
     slider.focus()
@@ -37,7 +37,7 @@ def test_deep_link_then_keyboard_slider_changes_chart(server, page):
     wait_for_app(page)
     assert "T=510" in page.url
     # The same chart elements, updated in place (ui/live_chart.py), and the charts drew the new T.
-    assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.__tag)") == list(range(10))
+    assert page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.__tag)") == list(range(11))
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot')[1]._fullData[0].x.length === 510",
                            timeout=30_000)
     ARTIFACTS.mkdir(exist_ok=True)

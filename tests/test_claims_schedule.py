@@ -135,7 +135,7 @@ def test_a_schedule_is_a_fixed_function_of_its_parameters():
     same arguments always give the same arrays."""
     params = set(inspect.signature(S.make_schedule).parameters)
     assert params == {"name", "T", "beta_start", "beta_end", "s", "beta_min", "beta_max", "zero_terminal_snr",
-                      "sigma_min", "sigma_max", "rho"}
+                      "sigma_min", "sigma_max", "rho", "knots"}
     a, b = S.make_schedule("cosine"), S.make_schedule("cosine")
     assert np.array_equal(a.betas, b.betas) and not a.betas.flags.writeable
 
@@ -346,3 +346,23 @@ def test_the_score_field_at_zero_terminal_snr_is_the_score_of_pure_noise():
     field = V.score_field(load_denoiser2d("ring8"), "ring8", s, 499)
     assert field.abar == 0.0 and np.allclose(field.exact, -field.arrows)
     assert np.isfinite(field.eps_error).all() and field.weighted_error < 0.1
+
+
+def test_a_sampler_sees_a_schedule_only_where_its_steps_land():
+    """Figure 6b: two schedules that agree at the levels the sampler visits and differ everywhere else give the
+    same samples (up to round-off), so where the steps land is all a sampler sees of a schedule."""
+    from explainers import schedule_view as V
+    from explainers.models import load_denoiser2d
+
+    a = S.make_schedule("linear", T=1000)
+    visited = sampling.step_timesteps(1000, 20)[::-1]  # 49, 99, …, 999
+    t = np.arange(1000)
+    # b: the same ᾱ at the visited levels, straight lines in log ᾱ between them, and √ᾱ before the first.
+    log_abar = np.interp(t, visited, np.log(a.alphas_cumprod[visited]))
+    log_abar[:visited[0]] = 0.5 * np.log(a.alphas_cumprod[:visited[0]])
+    b = S._schedule_from_alpha_bar("linear", np.exp(log_abar), {"T": 1000}, False)
+    assert not np.allclose(a.alphas_cumprod, b.alphas_cumprod)
+    model, data = load_denoiser2d("ring8"), D.get_dataset("ring8")
+    ga, gb = (V.generate(model, data, s, "ddim", 20, 0.0, 0) for s in (a, b))
+    np.testing.assert_allclose(ga.abar_steps, gb.abar_steps, rtol=1e-12)  # equal up to float64 round-off
+    np.testing.assert_allclose(ga.trajectory, gb.trajectory, rtol=1e-5, atol=1e-6)

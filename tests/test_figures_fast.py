@@ -80,6 +80,7 @@ SAMPLES = {
     "score_fields": [lambda: F.score_fields(POINTS[:9, 0], POINTS[:9, 1], [("exact", POINTS[:9] * 0.1, F.REFERENCE),
                                                                           ("model", POINTS[9:18] * 0.1, F.SERIES)],
                                             (GRID, RNG.random((9, 9))), "error", 3.0)],
+    "step_rug": [lambda: F.step_rug([("linear", LOG_SNR[::5], "gap 0.1"), ("zero SNR", LOG_SNR_ZERO[::5], "gap 2")])],
     "prediction_bars": [lambda: F.prediction_bars(["linear", "cosine"], [3, 12], "the class predicts"),
                         lambda: F.prediction_bars(["0.0–0.1", "0.1–0.2"], [0, 2], "revealed", right=[True, False])],
 }

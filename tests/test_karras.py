@@ -147,3 +147,30 @@ def test_invalid_karras_schedule_names_the_parameter():
         make_schedule("karras", T=1)
     with pytest.raises(ValueError, match="^schedule must be one of .*karras"):
         make_schedule("karas")
+
+
+# ---- the custom schedule: log-SNR through knots ----------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-20, 20), min_size=5, max_size=5, unique=True).map(lambda k: sorted(k, reverse=True)),
+       st.integers(2, 2000))
+def test_custom_log_snr_is_scipys_pchip_through_the_knots_and_falls(knots, T):
+    from scipy.interpolate import PchipInterpolator
+
+    curve = S.custom_log_snr(T, knots)
+    u = np.arange(T) / (T - 1)
+    np.testing.assert_allclose(curve, PchipInterpolator(S.KNOT_POSITIONS, knots)(u), rtol=1e-9, atol=1e-9)
+    assert np.all(np.diff(curve) <= 1e-12)  # monotone: no overshoot between knots
+    s = S.make_schedule("custom", T=T, knots=tuple(knots))
+    np.testing.assert_allclose(s.log_snr, curve, atol=1e-6)
+    assert s.params["knots"] == tuple(knots)
+
+
+@pytest.mark.parametrize("knots, says", [
+    ((8, 3, 3, -3, -8), "fall strictly"), ((8, 3, 0, -3), "5 log-SNR values"),
+    ((25, 3, 0, -3, -8), "knot 1"), ((8, 3, float("nan"), -3, -8), "knot 3"),
+])
+def test_bad_knots_are_refused_naming_them(knots, says):
+    with pytest.raises(ValueError, match=says):
+        S.make_schedule("custom", T=100, knots=knots)

@@ -32,8 +32,8 @@ from explainers.state import ScheduleView, SpectralView, build_view, mode_key, r
 EPS32 = 2.0**-23  # float32's machine epsilon
 RTOL = 3e-4
 SIGMA_RTOL = 1e-5
-ALLOWED_IMPORTS = {"numpy", "torch", "diffusers"}
-FAMILIES = S.SCHEDULES + S.SIGMA_SCHEDULES
+ALLOWED_IMPORTS = {"numpy", "torch", "diffusers", "scipy"}  # scipy: the custom knots, which diffusers lacks
+FAMILIES = S.SCHEDULES + S.SIGMA_SCHEDULES + S.KNOT_SCHEDULES
 
 SCHEDULE_DEFAULT = build_view(ScheduleView, read_url(SV.PARAMS, {}).values)
 
@@ -88,13 +88,15 @@ def assert_matches_page(view: ScheduleView, name: str) -> N.Snippet:
     return snippet
 
 
-betas = st.floats(1e-6, 0.05)
+# The sliders' ranges: beta_start up to 0.01, beta_end up to 0.05. Far beyond (T = 2000 steps of beta 0.05)
+# ᾱ falls below float32's smallest number and diffusers' own rescale divides 0 by 0; the page, in float64, does not.
+betas = st.tuples(st.floats(1e-6, 0.01), st.floats(1e-6, 0.05))
 
 
 @pytest.mark.parametrize("zero_terminal_snr", [False, True])
 @pytest.mark.parametrize("name", FAMILIES)
 @settings(max_examples=30, deadline=None)
-@given(T=st.integers(2, 2000), pair=st.tuples(betas, betas), s=st.one_of(st.just(0.008), st.floats(0.0, 0.5)),
+@given(T=st.integers(2, 2000), pair=betas, s=st.one_of(st.just(0.008), st.floats(0.0, 0.5)),
        beta_min=st.floats(1e-3, 1.0), beta_max=st.floats(1.0, 100.0))
 @example(T=1000, pair=(1e-4, 0.02), s=0.008, beta_min=0.1, beta_max=20.0)
 def test_schedule_snippet_reproduces_the_page(name, zero_terminal_snr, T, pair, s, beta_min, beta_max):
