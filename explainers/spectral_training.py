@@ -67,7 +67,8 @@ class GanHistory:
     PER_STEP: ClassVar[tuple[str, ...]] = ("step", "d_loss", "g_loss", "d_grad_norm", "g_grad_norm",
                                            "d_lipschitz_bound")
     PER_LAYER: ClassVar[tuple[str, ...]] = ("d_sigmas", "g_sigmas")
-    PER_SNAPSHOT: ClassVar[tuple[str, ...]] = ("samples", "coverage", "quality")
+    PER_SNAPSHOT: ClassVar[tuple[str, ...]] = ("samples", "coverage", "quality", "surface", "d_grad_mean",
+                                               "d_grad_max")
 
     step: list[int] = field(default_factory=list)
     d_loss: list[float] = field(default_factory=list)
@@ -81,8 +82,39 @@ class GanHistory:
     samples: list[np.ndarray] = field(default_factory=list)  # each (n_eval_samples, 2) float32
     coverage: list[float] = field(default_factory=list)
     quality: list[float] = field(default_factory=list)
+    surface: list[np.ndarray] = field(default_factory=list)  # D(x) on SURFACE_GRID², float32, row i at y = grid[i]
+    d_grad_mean: list[float] = field(default_factory=list)  # mean ‖∇ₓ D‖ over the plane
+    d_grad_max: list[float] = field(default_factory=list)  # its largest value: never above the Lipschitz bound
     stopped: str = "completed"  # or "should_stop" or "time_budget"
     elapsed_s: float = 0.0
+
+
+SURFACE_GRID = 41  # the discriminator's surface: points per side
+SURFACE_LIMIT = 3.0  # over [-3, 3]², the ring (radius 2) and a margin around it
+
+
+def surface_points() -> np.ndarray:
+    """The plane the discriminator's surface is read on: SURFACE_GRID² points, row by row (y, then x)."""
+    g = np.linspace(-SURFACE_LIMIT, SURFACE_LIMIT, SURFACE_GRID)
+    return np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)
+
+
+def discriminator_surface(discriminator: nn.Module, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """D(x) over the plane and ‖∇ₓ D(x)‖ at each point, both (SURFACE_GRID, SURFACE_GRID).
+
+    Evaluated in eval mode, so a normalized D's power iterations do not advance by being looked at; the
+    gradient norm is what the Lipschitz bound caps: ‖∇ₓ D‖ ≤ Lip(D) ≤ the product of the layers' σ.
+    """
+    was_training = discriminator.training
+    discriminator.eval()
+    x = torch.as_tensor(surface_points(), dtype=torch.float32, device=device).requires_grad_(True)
+    with torch.enable_grad():
+        out = discriminator(x)
+        (grad,) = torch.autograd.grad(out.sum(), x)
+    discriminator.train(was_training)
+    shape = (SURFACE_GRID, SURFACE_GRID)
+    return (out.detach().reshape(shape).cpu().numpy().astype(np.float32),
+            grad.norm(dim=1).reshape(shape).cpu().numpy().astype(np.float32))
 
 
 def _layer_modes(spec: str | Mapping[str, str], model: Generator | Discriminator, name: str) -> dict[str, str]:
@@ -269,7 +301,14 @@ class GanRun(TrainingRun):
         samples = self.generator(self.z_eval).cpu().numpy().astype(np.float32)
         self.generator.train()
         scores = mode_coverage(samples)
-        return {"samples": samples, "coverage": scores["coverage"], "quality": scores["quality"]}
+        surface, grad = discriminator_surface(self.discriminator, self.device)
+        return {"samples": samples, "coverage": scores["coverage"], "quality": scores["quality"], "surface": surface,
+                "d_grad_mean": float(grad.mean()), "d_grad_max": float(grad.max())}
+
+    def current(self) -> dict:
+        """A snapshot of the models as they are now, between steps, for a live view (not kept in the history)."""
+        with torch.no_grad():
+            return {"step": self.steps_done, **self._snapshot()}
 
 
 def train_gan(config: GanConfig, seed: int, n_steps: int, callback: Callable[[int, dict], None] | None = None,
@@ -408,6 +447,11 @@ class FinetuneRun(TrainingRun):
         self.net.train()
         scores = quality_score(samples, self.data)
         return {"samples": samples, "coverage": scores["mode_coverage"], "energy_distance": scores["energy_distance"]}
+
+    def current(self) -> dict:
+        """A snapshot of the model as it is now, between steps, for a live view (not kept in the history)."""
+        with torch.no_grad():
+            return {"step": self.steps_done, **self._snapshot()}
 
 
 def finetune_denoiser(config: FinetuneConfig, seed: int, n_steps: int,

@@ -28,7 +28,8 @@ def handle_backmsg(self, session_id, msg, *a, **k):
     if msg.WhichOneof("type") == "rerun_script":
         rs = msg.rerun_script
         trig = [w.id for w in rs.widget_states.widgets if w.WhichOneof("value") == "trigger_value" and w.trigger_value]
-        _w(kind="rerun", session=session_id, page=rs.page_name, qs=rs.query_string[:300], trigger=trig[:3])
+        _w(kind="rerun", session=session_id, page=rs.page_name, qs=rs.query_string[:300], trigger=trig[:3],
+           fragment=bool(rs.fragment_id), auto=rs.is_auto_rerun)
     return _handle(self, session_id, msg, *a, **k)
 _rt.Runtime.handle_backmsg = handle_backmsg
 _send = _rt.Runtime._send_message
@@ -80,8 +81,10 @@ class LoadServer:
 
 def server_latencies(events_path: Path | None, t_from: float, t_to: float) -> list[dict]:
     """Each rerun request received in [t_from, t_to]: its kind (nav: a session's first request; next: the
-    lesson's Next button; train: another button on the spectral page), the seconds to the last
-    script_finished sent before the session's next request, and the script threads' CPU seconds."""
+    lesson's Next button; train: another button on the spectral page; class scenario: submit, the
+    prediction's button; pick, another widget inside a fragment; auto, a fragment's timer), the seconds to
+    the last script_finished sent before the session's next request (none for a request merged into the
+    next one), and the script threads' CPU seconds."""
     if events_path is None or not events_path.exists():
         return []
     by_session: dict[str, list[dict]] = {}
@@ -103,10 +106,16 @@ def server_latencies(events_path: Path | None, t_from: float, t_to: float) -> li
             window = evs[i + 1:stop]
             finished = [e["t"] for e in window if e["kind"] == "finished"]
             trig = " ".join(req.get("trigger") or [])
-            if "_lesson_next_" in trig:
+            if req.get("auto"):
+                kind = "auto"
+            elif "_lesson_next_" in trig:
                 kind = "next"
+            elif "_submit_" in trig:
+                kind = "submit"
             elif trig and "train_steps" in req.get("qs", ""):
-                kind = "train"  # the only other button this test clicks, on the spectral page
+                kind = "train"  # the only other button the lesson scenario clicks, on the spectral page
+            elif req.get("fragment"):
+                kind = "pick"
             else:
                 kind = "nav" if n == 0 else "other"
             out.append({"kind": kind, "page": req.get("page") or "", "t": req["t"],

@@ -3,12 +3,17 @@ Chromium; a few browser processes share the contexts). Each interaction is timed
 the click (the page's own click event) or the start of the navigation to the end of the rerun it caused,
 `[data-testid="stApp"]`'s `data-test-script-state` back to "notRunning" and staying so for CALM_MS
 (devtools' wait_for_app rule; the calm time is not counted). The browsers draw every chart, on this
-machine's own cores."""
+machine's own cores.
+
+For the class scenario (bench/load/classroom.py) the browser itself reruns the fragments on their timers,
+and a student picks as a student does: clicks a radio's option, or clicks the slider's track where the
+planned number lies (the number the slider then holds is the answer, read back from it)."""
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 
 from bench.load.lesson import PAGES, Recorder, lesson_query
@@ -140,6 +145,125 @@ async def run_session(browser, base: str, sid: int, args, rec: Recorder, rng: ra
         await ctx.close()
 
 
+def key_class(key: str) -> str:
+    """The CSS class of a keyed widget's container: st-key-<key>, with characters other than letters,
+    digits, _ and - replaced by - (as Streamlit does; ui/classroom.py hides controls the same way)."""
+    return "st-key-" + re.sub(r"[^a-zA-Z0-9_-]", "-", key)
+
+
+async def class_student(browser, base: str, sid: int, args, rec: Recorder, rng: random.Random, room,
+                        think_s: float | None = None) -> None:
+    """One student of `room` in a browser context whose cookie carries the student's id (so the store's
+    answer can be checked per student): the flow of classroom.py, then the tab stays open until the class
+    is over."""
+    from ui.predict import STUDENT_COOKIE
+
+    think_s = args.think_seconds if think_s is None else think_s
+    student = f"{rng.getrandbits(64):016x}"
+    plan = room.plan(rng)
+    ms = args.timeout * 1000
+
+    async def think(share: float = 1.0):
+        if think_s > 0:
+            await asyncio.sleep(share * think_s * rng.uniform(0.5, 1.5))
+
+    async def predict(page) -> None:
+        url = f"{base}/{room.page}?{room.student_query()}"
+        if not await timed(page, rec, sid, "nav", room.page, lambda: page.goto(url, timeout=ms), args.timeout,
+                           need_run=False):
+            return
+        for n, (step, answers) in enumerate(plan):
+            q = room.question(step)
+            if n:
+                await think()
+                button = page.locator(f".{key_class(f'_lesson_next_{room.page}')} button")
+                if not await timed(page, rec, sid, "next", q, lambda: button.click(timeout=ms), args.timeout,
+                                   need_run=True):
+                    return
+            pick, submit = room.keys(step)
+            widget = page.locator(f".{key_class(pick)}")
+            for answer in answers:
+                await think()
+                if isinstance(answer.value, str):
+                    option = widget.get_by_text(answer.value, exact=True)
+                    action = lambda: option.click(timeout=ms)  # noqa: E731
+                else:
+                    action = lambda: click_track(widget, room.predictions[step], answer.value, ms)  # noqa: E731
+                if not await timed(page, rec, sid, "pick", q, action, args.timeout, need_run=True):
+                    return
+                if not isinstance(answer.value, str):
+                    answer = room.answer(step, float(await widget.locator("input[type=range]").input_value()))
+                await think(0.25)
+                room.submitted(student, step, answer)  # from now on the store must hold it
+                button = page.locator(f".{key_class(submit)} button")
+                if not await timed(page, rec, sid, "submit", q, lambda: button.click(timeout=ms), args.timeout,
+                                   need_run=True, until_text=f"Your prediction: {answer.stored}"):
+                    return
+
+    ctx = await browser.new_context(viewport={"width": args.width, "height": args.height})
+    try:
+        await ctx.add_cookies([{"name": STUDENT_COOKIE, "value": student, "url": base}])
+        await ctx.add_init_script(OBSERVER_JS)
+        page = await ctx.new_page()
+        try:
+            await predict(page)
+        finally:
+            room.done(student)
+        if room.stay:
+            await room.over.wait()
+        await store_trouble(page, rec, sid)
+    finally:
+        room.done(student)
+        await ctx.close()
+
+
+async def click_track(widget, prediction, value: float, timeout_ms: float) -> None:
+    """Click the slider's track where `value` lies, as a student does (one click, one rerun)."""
+    track = widget.locator('[data-testid="stSlider"] [role="group"] > [data-orientation="horizontal"]')  # React Aria's
+    box = await track.bounding_box(timeout=timeout_ms)
+    share = (value - prediction.low) / (prediction.high - prediction.low)
+    await track.click(position={"x": max(1.0, min(box["width"] - 1, share * box["width"])), "y": box["height"] / 2},
+                      timeout=timeout_ms)
+
+
+async def store_trouble(page, rec: Recorder, sid) -> None:
+    """ui/predict.py's words when the class store fails, if the page shows them now."""
+    alerts = page.locator('[data-testid="stAlert"]').filter(has_text="class store")
+    if await alerts.count():
+        rec.errors.append({"session": sid, "kind": "poll", "error": "class store",
+                           "text": (await alerts.first.inner_text())[:300]})
+
+
+async def class_presenter(browser, base: str, args, rec: Recorder, room, stop: asyncio.Event) -> None:
+    """The presenter's view of `room`'s first question, open until `stop`; then its histogram, which the
+    browser reruns by itself, must show every student's prediction of that question within --timeout."""
+    from playwright.async_api import Error as PlaywrightError
+
+    sid = "presenter"
+    ctx = await browser.new_context(viewport={"width": args.width, "height": args.height})
+    try:
+        await ctx.add_init_script(OBSERVER_JS)
+        page = await ctx.new_page()
+        url = f"{base}/{room.page}?{room.presenter_query()}"
+        await timed(page, rec, sid, "nav", "presenter view", lambda: page.goto(url, timeout=args.timeout * 1000),
+                    args.timeout, need_run=False)
+        room.presenter_ready.set()
+        await stop.wait()
+        want = room.presenter_caption()
+        try:
+            await page.get_by_text(want).first.wait_for(timeout=args.timeout * 1000)
+        except PlaywrightError as err:
+            rec.errors.append({"session": sid, "kind": "refresh", "error": "stale histogram",
+                               "text": f"wanted {want!r} within {args.timeout:.0f} s: {str(err)[:200]}"})
+        await store_trouble(page, rec, sid)
+        # The browser keeps no history of what it showed: how soon it caught up is the protocol client's figure.
+        room.presenter.update(caption_wanted=want, counted_all_after_s=None,
+                              refreshes=await page.evaluate("() => (window.__nlFinished || []).length"))
+    finally:
+        room.presenter_ready.set()
+        await ctx.close()
+
+
 class ChromiumClients:
     """Sessions as headless Chromium browser contexts, a few browser processes sharing them."""
 
@@ -164,6 +288,13 @@ class ChromiumClients:
 
     async def run(self, base: str, i: int, rec: Recorder, rng: random.Random, think_s: float | None = None):
         await run_session(self.browsers[max(i, 0) % len(self.browsers)], base, i, self.args, rec, rng, think_s)
+
+    async def run_student(self, base: str, i: int, rec: Recorder, rng: random.Random, room,
+                          think_s: float | None = None):
+        await class_student(self.browsers[max(i, 0) % len(self.browsers)], base, i, self.args, rec, rng, room, think_s)
+
+    async def run_presenter(self, base: str, rec: Recorder, room, stop: asyncio.Event):
+        await class_presenter(self.browsers[0], base, self.args, rec, room, stop)
 
     async def __aexit__(self, *exc):
         await self.close()

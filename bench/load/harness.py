@@ -28,6 +28,15 @@ RSS (with its child processes) and CPU are sampled every second: warming up, ove
 Budget (DESIGN.md, classroom): 30 sessions, zero errors, interaction p95 <= 1.5 s (the Train click, a
 100-step live training run with a progress bar, is reported apart), RSS back within 10 % of the warm RSS
 one minute after the sessions close.
+
+--scenario class (bench/load/classroom.py): one presenter and --sessions students in one class, the
+students predicting --questions lesson questions while the presenter's histogram and every student's
+panel rerun by themselves; the server's class store is a fresh SQLite file (or --class-db). Besides the
+figures above: lost predictions (the store against each student's last submitted answer; must be 0),
+mismatches, and whether the presenter's histogram showed them all.
+
+    python bench/load_test.py --scenario class --client protocol [--sessions 30] [--questions 2]
+                              [--change-mind 0.3] [--think-seconds 20] [--class-db sqlite:////abs/path.db]
 """
 
 from __future__ import annotations
@@ -39,32 +48,39 @@ import os
 import random
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from bench.load.app_server import LoadServer, pid_listening_on
 from bench.load.chromium_client import ChromiumClients
-from bench.load.lesson import Recorder
+from bench.load.classroom import ClassScenario
+from bench.load.lesson import LessonScenario, Recorder
 from bench.load.procstats import Sampler, tree_stats
 from bench.load.protocol_client import ProtocolClients
 from bench.load.results import report, summarize
 
 
-async def drive(base: str, args, sampler: Sampler, out: dict) -> dict:
-    """Fills `out` as it goes, so that a run stopped from outside still leaves what it measured."""
+async def drive(base: str, args, sampler: Sampler, out: dict, scenario) -> dict:
+    """Fills `out` as it goes, so that a run stopped from outside still leaves what it measured.
+    `scenario`: LessonScenario or ClassScenario (what the sessions do, and what they share)."""
     async with (ChromiumClients if args.client == "chromium" else ProtocolClients)(args) as clients:
         # Warm-up: one session through the whole flow, alone, so that models and caches are loaded; then
         # a second one alone ("solo"): the unloaded baseline, and what one student's lesson costs the
         # server in CPU seconds, whatever the contention. Both pause at most 1 s between clicks.
         sampler.phase = "warmup"
         await clients.open(1)
-        for name, seed in (("warmup", 0), ("solo", 1))[2 - args.warmup_sessions:]:
-            rec = Recorder()
-            cpu0, t0, wall = tree_stats(sampler.pid)[1], time.time(), time.perf_counter()
-            await clients.run(base, -1, rec, random.Random(seed), think_s=min(1.0, args.think_seconds))
-            out[name] = {"s": round(time.perf_counter() - wall, 1), "t": [t0, time.time()],
-                         "server_cpu_s": round(tree_stats(sampler.pid)[1] - cpu0, 2),
-                         "timings": rec.timings, "errors": rec.errors}
+        warm_rec = Recorder()  # the class scenario's warm-up presenter
+        async with scenario.in_session(clients, base, warm_rec, warm=True):
+            for name, seed in (("warmup", 0), ("solo", 1))[2 - args.warmup_sessions:]:
+                rec = Recorder()
+                cpu0, t0, wall = tree_stats(sampler.pid)[1], time.time(), time.perf_counter()
+                await scenario.session(clients, base, -1, rec, random.Random(seed),
+                                       think_s=min(1.0, args.think_seconds))
+                out[name] = {"s": round(time.perf_counter() - wall, 1), "t": [t0, time.time()],
+                             "server_cpu_s": round(tree_stats(sampler.pid)[1] - cpu0, 2),
+                             "timings": rec.timings, "errors": rec.errors}
+        out["warmup_presenter_errors"] = warm_rec.errors
         await clients.close()
         sampler.phase = "warm"
         await asyncio.sleep(args.warm_seconds)
@@ -79,21 +95,23 @@ async def drive(base: str, args, sampler: Sampler, out: dict) -> dict:
 
         async def one(i: int):
             await asyncio.sleep(args.ramp_seconds * i / max(1, args.sessions))
-            await clients.run(base, i, rec, random.Random(1000 + i))
+            await scenario.session(clients, base, i, rec, random.Random(1000 + i))
 
-        tasks = [asyncio.create_task(one(i)) for i in range(args.sessions)]
-        done, pending = await asyncio.wait(tasks, timeout=args.max_seconds)
-        for task in pending:
-            task.cancel()
-        for task in done:
-            if task.exception() is not None:
-                rec.errors.append({"session": None, "kind": "session", "error": "crashed",
-                                   "text": repr(task.exception())[:300]})
-        if pending:
-            rec.errors.append({"session": None, "kind": "session", "error": "not finished in --max-seconds",
-                               "count": len(pending)})
-        await asyncio.gather(*pending, return_exceptions=True)
+        async with scenario.in_session(clients, base, rec, warm=False):
+            tasks = [asyncio.create_task(one(i)) for i in range(args.sessions)]
+            done, pending = await asyncio.wait(tasks, timeout=args.max_seconds)
+            for task in pending:
+                task.cancel()
+            for task in done:
+                if task.exception() is not None:
+                    rec.errors.append({"session": None, "kind": "session", "error": "crashed",
+                                       "text": repr(task.exception())[:300]})
+            if pending:
+                rec.errors.append({"session": None, "kind": "session", "error": "not finished in --max-seconds",
+                                   "count": len(pending)})
+            await asyncio.gather(*pending, return_exceptions=True)
         end_load(out, sampler.pid)
+    out["class"] = scenario.figures()
     return out
 
 
@@ -111,6 +129,9 @@ def cpu_set(text: str | None) -> set[int] | None:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", choices=("lesson", "class"), default="lesson",
+                    help="lesson: every session follows the guided lessons alone; class: one presenter and "
+                         "--sessions students predicting in one class (bench/load/classroom.py)")
     ap.add_argument("--sessions", type=int, default=30)
     ap.add_argument("--ramp-seconds", type=float, default=30.0, help="sessions start evenly over this many seconds")
     ap.add_argument("--next-clicks", type=int, default=2, help="'Next' clicks on each page's lesson")
@@ -118,6 +139,14 @@ def main(argv=None) -> dict:
                     help="a student reading the step: pause before each click, times uniform(0.5, 1.5); 1 for a "
                          "stress test, 0 for none")
     ap.add_argument("--train-steps", type=int, default=100, help="train_steps in the spectral URL; 0: no training")
+    ap.add_argument("--questions", type=int, default=2,
+                    help="class: the noise-schedule lesson's first questions each student predicts (1: a slider; "
+                         "2: and a radio)")
+    ap.add_argument("--change-mind", type=float, default=0.3,
+                    help="class: chance that a student submits a second, different answer to a question")
+    ap.add_argument("--class-db", metavar="URL",
+                    help="class: the class store the server uses (NOISE_LAB_CLASS_DB); default: a fresh SQLite file "
+                         "in a temporary folder. Needed with --port")
     ap.add_argument("--browsers", type=int, default=3, help="Chromium processes sharing the sessions' contexts")
     ap.add_argument("--chromium-arg", action="append", default=[], metavar="--flag",
                     help="extra Chromium flag on top of devtools' CHROMIUM_ARGS")
@@ -158,6 +187,23 @@ def main(argv=None) -> dict:
             ap.error(f"--env wants KEY=VALUE, got {item!r}")
         env[key] = value
 
+    scenario, store_dir = LessonScenario(), None
+    if args.scenario == "class":
+        if args.port and not args.class_db:
+            ap.error("--scenario class with --port needs --class-db: the store that server uses")
+        if args.questions < 1 or not 0 <= args.change_mind <= 1:
+            ap.error("--questions must be at least 1 and --change-mind a probability in [0, 1]")
+        store_url = args.class_db or env.get("NOISE_LAB_CLASS_DB")
+        if store_url is None:
+            store_dir = tempfile.TemporaryDirectory(prefix="noise-lab-class-")
+            store_url = f"sqlite:///{Path(store_dir.name) / 'classes.db'}"  # an absolute path: sqlite:////tmp/...
+        if not args.port:
+            env["NOISE_LAB_CLASS_DB"] = store_url
+        try:
+            scenario = ClassScenario(args, store_url)
+        except ValueError as err:  # more questions than the lesson has
+            ap.error(f"--questions: {err}")
+
     server, events = None, None
     if args.port:
         if env or args.server_flag:
@@ -186,7 +232,7 @@ def main(argv=None) -> dict:
     drive_out: dict = {}
     interrupted = False
     try:
-        asyncio.run(drive(base, args, sampler, drive_out))
+        asyncio.run(drive(base, args, sampler, drive_out, scenario))
         sampler.phase = "after"
         time.sleep(args.after_seconds)
     except SystemExit:
@@ -199,6 +245,8 @@ def main(argv=None) -> dict:
         sampler.stop()
         if server is not None:
             server.stop()
+        if store_dir is not None:
+            store_dir.cleanup()
     if server is not None:
         server_info["log_tracebacks"] = server.log.read_text(errors="replace").count("Traceback")
     result = summarize(args, drive_out, sampler, server_info, events)

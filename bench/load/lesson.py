@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 PAGES = ("noise_schedule", "backward_noise_init", "spectral_norm")
 
 
@@ -17,3 +19,18 @@ class Recorder:
     def __init__(self):
         self.timings: list[dict] = []
         self.errors: list[dict] = []
+
+
+class LessonScenario:
+    """The default scenario for the harness: every session follows the lessons alone; nothing is shared
+    between sessions (bench/load/classroom.py has the scenario in which a class shares its predictions)."""
+
+    async def session(self, clients, base: str, i: int, rec: Recorder, rng, think_s: float | None = None):
+        await clients.run(base, i, rec, rng, think_s)
+
+    @contextlib.asynccontextmanager
+    async def in_session(self, clients, base: str, rec: Recorder, warm: bool):
+        yield
+
+    def figures(self) -> dict:
+        return {}
