@@ -657,3 +657,27 @@ def step_rug(rows: Sequence[tuple[str, np.ndarray, str]]) -> go.Figure:
                    range=[-0.6, len(rows) - 0.4], automargin=True),
         showlegend=False)
     return _figure(traces, layout, 110 + 60 * len(rows))
+
+
+# D(x): Okabe-Ito blue for "fake" (negative), white at 0, vermillion for "real" (positive).
+D_SCALE = [[0.0, PALETTE[0]], [0.5, "#f7f7f7"], [1.0, CONTRAST_COLOR]]
+
+
+def discriminator_surface(grid: np.ndarray, surface: np.ndarray, samples: np.ndarray, centres: np.ndarray,
+                          title: str) -> go.Figure:
+    """The discriminator's score D(x) over the plane (heatmap; high = "real"), the generator's samples on it
+    and the true modes: where D is flat, its gradient gives G nothing to follow."""
+    limit = float(np.max(np.abs(grid)))
+    z = np.asarray(surface, dtype=np.float64)
+    span = float(np.max(np.abs(z))) or 1.0
+    traces = [
+        dict(type="heatmap", x=f32(grid), y=f32(grid), z=f32(z), colorscale=D_SCALE, zmid=0.0, zmin=-span, zmax=span,
+             colorbar=dict(title=dict(text="D(x)", side="right"), thickness=12), name="D(x)", hoverinfo="skip"),
+        dict(type="scattergl", x=f32(samples[:, 0]), y=f32(samples[:, 1]), mode="markers", name="generated",
+             marker=dict(size=3, color="#000000", opacity=0.5)),
+        dict(type="scatter", x=f32(centres[:, 0]), y=f32(centres[:, 1]), mode="markers", name="true modes",
+             marker=dict(size=11, symbol="circle-open", color=CONTRAST_COLOR, line=dict(width=2))),
+    ]
+    layout = dict(title=dict(text=title), xaxis=dict(range=[-limit, limit], constrain="domain"),
+                  yaxis=dict(range=[-limit, limit], scaleanchor="x"))
+    return _figure(traces, layout, 420)

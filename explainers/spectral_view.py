@@ -399,3 +399,46 @@ def snippet(view: SpectralView, model: str):
     from explainers.snippets import spectral_snippet
 
     return spectral_snippet(view, model)
+
+
+def surface_shown(snapshot: dict, bound: float | None, where: str) -> F.Shown:
+    """The GAN at one snapshot: D's surface over the plane, G's samples, the true modes, and the numbers
+    that make "SN flattens D" checkable: the mean and largest ‖∇ₓ D‖ over the plane against the bound."""
+    from explainers.spectral_training import SURFACE_GRID, SURFACE_LIMIT
+
+    grid = np.linspace(-SURFACE_LIMIT, SURFACE_LIMIT, SURFACE_GRID)
+    fig = F.discriminator_surface(grid, snapshot["surface"], snapshot["samples"], mode_centres("gan"),
+                                  f"D(x) and G's samples, {where}")
+    bound_text = f"; D's Lipschitz bound {bound:.3g}, which no gradient can exceed" if bound is not None else ""
+    return F.Shown(fig, (
+        f"Colour: the discriminator's score D(x) (vermillion: 'real', blue: 'fake'); black: {len(snapshot['samples']):,} "
+        f"generated points; circles: the 8 true modes. ‖∇ₓ D‖ over the plane: mean {snapshot['d_grad_mean']:.3g}, "
+        f"largest {snapshot['d_grad_max']:.3g}{bound_text}. Mode coverage {snapshot['coverage']:.2f}."))
+
+
+def live_shown(model: str, run) -> list[F.Shown]:
+    """What a live run shows between steps: the GAN's surface and samples (or the denoiser's samples), and the
+    curves so far."""
+    now = run.current()
+    history = run.history
+    shown = []
+    if model == "gan":
+        bound = history.d_lipschitz_bound[-1] if history.d_lipschitz_bound else None
+        shown.append(surface_shown(now, bound, f"step {now['step']}"))
+    else:
+        shown.append(F.Shown(F.scatter_2d(now["samples"], f"denoiser samples, step {now['step']}",
+                                          reference=mode_centres(model), limit=3.0,
+                                          reference_name="the 8 true mode centres"),
+                             f"Step {now['step']}: mode coverage {now['coverage']:.2f}."))
+    if history.step:
+        panels, numbers = curve_panels(model, history)
+        shown.append(F.Shown(F.training_curves(np.asarray(history.step), panels[:1] + panels[-1:]), numbers))
+    return shown
+
+
+def replay_shown(history, index: int) -> F.Shown:
+    """A finished GAN run at snapshot `index`: the scrubber's picture."""
+    step = history.sample_steps[index]
+    snapshot = {key: getattr(history, key)[index] for key in history.PER_SNAPSHOT}
+    bound = history.d_lipschitz_bound[history.step.index(step)] if step in history.step else None
+    return surface_shown(snapshot, bound, f"step {step}")

@@ -1,5 +1,7 @@
 """Optional spectral normalization per layer: read controls, call explainers, show figures."""
 
+import time
+
 import streamlit as st
 
 import ui
@@ -38,6 +40,44 @@ def denoiser_samples_cached(key: tuple, n_iter: int, threshold: float, seed: int
     base = shared_base("denoiser2d", 0, device)
     return V.denoiser_samples(V.normalized(base, dict(key), n_iter, threshold, seed), seed)
 
+
+@st.fragment
+def step_through(run_view, seed: int, device: str) -> None:
+    """Drive a GAN run by hand: one D step, one G step, or a slow run, watching D's surface move."""
+    from explainers import spectral_training as T
+
+    with st.expander("Step through a GAN run yourself: one D step, one G step, or slowly", icon=":material/pace:"):
+        run = st.session_state.get("_gan_manual")
+        row = st.container(horizontal=True, wrap=True)
+        if row.button("New run with these modes", icon=":material/restart_alt:", key="_manual_new") or run is None:
+            run = st.session_state["_gan_manual"] = T.GanRun(V.gan_config(run_view), seed, MANUAL_STEPS, device=device)
+        d, g = row.button("1 D step", key="_manual_d"), row.button("1 G step", key="_manual_g")
+        slow = row.button(f"{SLOW_STEPS} steps, slowly", icon=":material/slow_motion_video:", key="_manual_slow")
+        counts = st.session_state.setdefault("_gan_manual_counts", {"D": 0, "G": 0})
+        if d:
+            run.d_step()
+            counts["D"] += 1
+        if g:
+            run.g_step()
+            counts["G"] += 1
+        slot = [st.empty()]
+        if slow:
+            for i in range(SLOW_STEPS):
+                if run.done:
+                    break
+                run.step()
+                counts["D"] += 1
+                counts["G"] += 1
+                ui.training.show_live(slot, V.live_shown("gan", run)[:1], f"manual_{i}")
+                time.sleep(SLOW_PAUSE_S)
+        fig, caption = V.live_shown("gan", run)[0]
+        slot[0].empty()
+        ui.figure(fig, f"After {counts['D']} D steps and {counts['G']} G steps. " + caption, key="manual_surface")
+
+
+MANUAL_STEPS = 100_000  # a hand-driven run has no planned end
+SLOW_STEPS = 20
+SLOW_PAUSE_S = 0.15  # between two steps of a slow run: slow enough to watch D's surface move
 
 device, device_text, notices = ui.page_start(PAGE, V.PARAMS, "Optional spectral normalization, layer by layer",
                                              text.SUMMARY)
@@ -184,7 +224,8 @@ else:
 
     with timer.part("training"):
         ended = ui.live_training(f"{PAGE}/{model}", start, V.mode_summary(modes), make_run, device,
-                                 lambda record: V.progress_detail(model, record), TRAIN_BUDGET_S)
+                                 lambda record: V.progress_detail(model, record), TRAIN_BUDGET_S,
+                                 live=lambda run: V.live_shown(model, run), live_slots=2)
     if ended is not None:
         st.session_state[last_key] = (ended.label, ended.history)
         runs = st.session_state.setdefault(runs_key, [])
@@ -202,6 +243,15 @@ else:
             ui.figure(*samples, key="trained_samples")
         with c2:
             ui.figure(*coverage, key="coverage_curve")
+        history = st.session_state[last_key][1]
+        if model == "gan":
+            steps = history.sample_steps
+            n_runs = len(st.session_state.get(runs_key, []))
+            at = st.select_slider("Replay the run: the snapshot at step", steps, value=steps[-1],
+                                  key=f"_replay_{n_runs}")
+            ui.figure(*V.replay_shown(history, steps.index(at)), key="replay_surface")
+    if model == "gan":
+        step_through(run_view, seed, device)
     if st.session_state.get(runs_key):
         st.markdown("**Run history (this session)**")
         st.dataframe(st.session_state[runs_key], hide_index=True)

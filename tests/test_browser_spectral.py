@@ -3,7 +3,7 @@ one layer to SN moves its sigma to 1 and lowers the Lipschitz bound, then a shor
 
 import pytest
 
-from devtools import ARTIFACTS, wait_for_app
+from devtools import ARTIFACTS, wait_for_app, wait_until_settled
 
 pytestmark = pytest.mark.browser
 
@@ -143,3 +143,24 @@ def test_denoiser_toggle_changes_its_samples_then_a_fine_tune_wins_modes_back(se
     page.set_viewport_size({"width": 1400, "height": 6000})
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ARTIFACTS / "spectral_norm_denoiser.png"))
+
+
+def test_a_live_gan_run_redraws_its_surface_while_it_trains(server, page):
+    """Training you can watch: the live figures change several times before the run ends, then a scrubber
+    replays the snapshots."""
+    page.goto(f"{server.url}/spectral_norm?m_D.hidden1=sn&m_D.hidden2=sn&m_D.hidden3=sn&m_D.out=sn&train_steps=2000")
+    wait_until_settled(page)
+    page.get_by_role("button", name="Train").click()
+    titles, ended = set(), False
+    for _ in range(600):  # up to 60 s
+        titles.update(page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+            .map(p => p.layout?.title?.text || '').filter(t => t.includes('step'))"""))
+        if page.get_by_text("Last run:").count():
+            ended = True
+            break
+        page.wait_for_timeout(100)
+    assert ended
+    live = {t.replace("<b>", "").replace("</b>", "") for t in titles if "D(x) and G's samples, step" in t}
+    live.discard("D(x) and G's samples, step 0")  # the step-through panel's chart, not the live run
+    assert len(live) >= 3, titles  # at least three different moments of the run, seen while it ran
+    page.get_by_text("Replay the run: the snapshot at step").wait_for(timeout=30_000)

@@ -81,6 +81,8 @@ SAMPLES = {
                                                                           ("model", POINTS[9:18] * 0.1, F.SERIES)],
                                             (GRID, RNG.random((9, 9))), "error", 3.0)],
     "step_rug": [lambda: F.step_rug([("linear", LOG_SNR[::5], "gap 0.1"), ("zero SNR", LOG_SNR_ZERO[::5], "gap 2")])],
+    "discriminator_surface": [lambda: F.discriminator_surface(GRID, RNG.normal(size=(9, 9)), POINTS, POINTS[:8],
+                                                              "D at step 100")],
     "prediction_bars": [lambda: F.prediction_bars(["linear", "cosine"], [3, 12], "the class predicts"),
                         lambda: F.prediction_bars(["0.0–0.1", "0.1–0.2"], [0, 2], "revealed", right=[True, False])],
 }

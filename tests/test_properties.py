@@ -498,7 +498,7 @@ def vec(n, elements=VALUE):
 BUILDERS = ("schedule_curves", "variance_split", "snr_curves", "measured_vs_theory", "scatter_2d", "image",
             "generation_panels", "step_curve", "noise_level_matrices", "frame_strips", "frames_animation",
             "per_frame_curves", "image_grid", "spectra_grid", "power_trace", "sigma_bars", "conv_norm_bars",
-            "training_curves", "coverage_curve", "prediction_bars", "with_pinned", "frequency_power", "score_fields", "step_rug")
+            "training_curves", "coverage_curve", "prediction_bars", "with_pinned", "frequency_power", "score_fields", "step_rug", "discriminator_surface")
 FIGURES = settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -579,6 +579,11 @@ def figure_case(draw, which: str):
         fields = [(nm, draw(hnp.arrays(np.float64, (n, 2), elements=st.floats(-1, 1))), F.SERIES) for nm in names]
         fig = F.score_fields(pts[:, 0], pts[:, 1], fields, (np.linspace(-3, 3, 5), draw(hnp.arrays(
             np.float64, (5, 5), elements=st.floats(0, 10)))), names[0], 3.0)
+    elif which == "discriminator_surface":
+        grid = np.linspace(-3, 3, 5)
+        pts = draw(hnp.arrays(np.float64, (n, 2), elements=st.floats(-3, 3)))
+        fig = F.discriminator_surface(grid, draw(hnp.arrays(np.float64, (5, 5), elements=st.floats(-5, 5))), pts,
+                                      pts[:2], names[0])
     elif which == "step_rug":
         elems = st.one_of(st.floats(-60, 60, width=32), st.just(-math.inf))
         fig = F.step_rug([(nm, draw(vec(n, elems)), nm) for nm in names])

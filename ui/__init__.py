@@ -19,6 +19,7 @@ from ui.controls import (DRAWN_KEY, explanation, level_selector, misconceptions,
                          url_notices, widget)
 from ui.figures import Timer, code_snippets, cost_readout, figure, start_figures  # noqa: F401
 from ui.process import device_info, fix_first_run_mode, on_device, training_slot  # noqa: F401
+from ui import training  # noqa: F401
 from ui.training import live_training  # noqa: F401
 from ui import pin
 

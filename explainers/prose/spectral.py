@@ -150,4 +150,7 @@ CLAIMS: tuple[Claim, ...] = (
           test="tests/test_lessons.py::test_spectral_answers_match_the_model", where="lesson"),
     Claim(says="The denoiser numbers in the misconceptions match the model",
           test="tests/test_lessons.py::test_spectral_misconception_numbers_match_the_model", where="misconceptions"),
+    Claim(says="No gradient of D over the plane exceeds its Lipschitz bound, and SN on every D layer flattens D",
+          test="tests/test_spectral.py::test_the_discriminators_gradient_never_exceeds_its_lipschitz_bound_and_sn_flattens_it",
+          where="section 5: the live surface, the replay and the step-through"),
 )
