@@ -114,23 +114,30 @@ def test_the_presenters_histogram_refreshes_itself_and_the_join_link_joins(chrom
         assert box.locator("img").first.evaluate("i => i.complete && i.naturalWidth") >= 200  # the QR code
         teacher.get_by_text("0 predictions from class").wait_for(timeout=30_000)
 
-        student = chromium.new_context(viewport={"width": 1024, "height": 768}).new_page()
-        student.goto(link)
-        wait_for_app(student)
-        student.get_by_test_id("stRadioGroup").get_by_text("cosine", exact=True).click()
-        student.get_by_role("button", name="Submit my prediction").click()
-        student.get_by_text("Your prediction: cosine").wait_for(timeout=30_000)
-        student.reload()  # a new session in the same browser: the same anonymous student, answer kept
-        wait_for_app(student)
-        student.get_by_text("Your prediction: cosine").wait_for(timeout=30_000)
+        students = []
+        for choice in ("cosine", "linear", "cosine"):  # three students, each in a browser of their own
+            student = chromium.new_context(viewport={"width": 1024, "height": 768}).new_page()
+            student.goto(link)
+            wait_for_app(student)
+            student.get_by_test_id("stRadioGroup").get_by_text(choice, exact=True).click()
+            student.get_by_role("button", name="Submit my prediction").click()
+            student.get_by_text(f"Your prediction: {choice}").wait_for(timeout=30_000)
+            students.append(student)
+        students[0].reload()  # a new session in the same browser: the same anonymous student, answer kept
+        wait_for_app(students[0])
+        students[0].get_by_text("Your prediction: cosine").wait_for(timeout=30_000)
 
         # No click on the teacher's page: the histogram's fragment reruns by itself.
-        teacher.get_by_text("1 prediction from class").wait_for(timeout=15_000)
-        bars = teacher.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p.data[0]?.y)"
-                                ".filter(y => y && y.length === 3)")
-        assert [0, 1, 0] in bars
+        teacher.get_by_text("3 predictions from class").wait_for(timeout=15_000)
+        bars = teacher.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].map(p => p._fullData?.[0]?.y)"
+                                ".filter(y => y && y.length === 3).map(y => Array.from(y))")
+        assert [1, 2, 0] in bars, bars  # linear, cosine, about the same
         teacher.get_by_role("button", name="Reveal the answer").click()
-        teacher.get_by_text("1 of 1 predicted it").wait_for(timeout=30_000)
-        student.get_by_text("You predicted cosine: right.").wait_for(timeout=15_000)  # the student's panel polls too
+        teacher.get_by_text("2 of 3 predicted it").wait_for(timeout=30_000)
+        students[2].get_by_text("You predicted cosine: right.").wait_for(timeout=15_000)  # the students' panels poll
+        students[1].get_by_text("You predicted linear: not this time.").wait_for(timeout=15_000)
+        teacher.get_by_role("button", name="Reset this question").click()
+        teacher.get_by_text("0 predictions from class").wait_for(timeout=15_000)
+        students[1].get_by_role("button", name="Submit my prediction").wait_for(timeout=15_000)  # asked again
     finally:
         srv.stop()
