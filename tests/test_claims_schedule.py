@@ -366,3 +366,13 @@ def test_a_sampler_sees_a_schedule_only_where_its_steps_land():
     ga, gb = (V.generate(model, data, s, "ddim", 20, 0.0, 0) for s in (a, b))
     np.testing.assert_allclose(ga.abar_steps, gb.abar_steps, rtol=1e-12)  # equal up to float64 round-off
     np.testing.assert_allclose(ga.trajectory, gb.trajectory, rtol=1e-5, atol=1e-6)
+
+
+def test_the_exact_denoiser_misses_with_few_steps_and_lands_with_many():
+    from explainers import schedule_view as V
+    from explainers.state import read_url
+
+    settings = V.generation_values(dict(read_url(V.PARAMS, {}).values))
+    gap = {steps: V.generate_exact_view("ring8", "linear", {**settings, "steps": steps}).score["log_density_gap"]
+           for steps in (10, 200)}
+    assert gap[10] > 1.0 and gap[200] < 0.2 and gap[200] < gap[10] / 5

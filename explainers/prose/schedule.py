@@ -50,6 +50,13 @@ HARD_TEXT = (
 
 MISCONCEPTIONS = [
     (
+        "“A perfect model would give perfect samples.”",
+        "Not with a handful of steps. Figure 7 samples with the exact denoiser of the known density, which no "
+        "model can beat, and with 10 DDIM steps on the linear schedule its samples still land far from the data: "
+        "each step takes x̂₀ at the current noise level as fixed while it jumps to the next. Only as the steps "
+        "get many and small does the exact denoiser's gap shrink towards zero.",
+    ),
+    (
         "“A VP schedule is like a learning-rate schedule that adapts to gradient variance.”",
         "No. The schedule fixes how much noise is mixed into the data at each diffusion step. Training "
         "uses it to make noisy inputs, but it never looks at gradients and does not adapt to them.",
@@ -142,6 +149,9 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(says="Figure 6's line encloses 95% of the true data",
           test=_TESTS + "test_density_line_encloses_the_stated_share",
           where="figure 6 caption"),
+    Claim(says="Even the exact denoiser misses the data with few steps; with many it lands on it",
+          test=_TESTS + "test_the_exact_denoiser_misses_with_few_steps_and_lands_with_many",
+          where="misconception “A perfect model would give perfect samples”, figure 7"),
     Claim(says="Where the steps land is what the sampler sees of a schedule",
           test=_TESTS + "test_a_sampler_sees_a_schedule_only_where_its_steps_land",
           where="figure 6, where the steps land"),
