@@ -27,6 +27,53 @@ SHOTS = {
 WIDTH = 1280
 
 
+def _scrolled_to(page, text: str) -> None:
+    page.get_by_text(text).first.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+
+
+def exact_answer(page, url: str) -> None:
+    page.goto(url + "/noise_schedule?schedule=linear&schedule=cosine&steps=20&step=20")
+    wait_until_settled(page)
+    _scrolled_to(page, "7 · The exact answer beside the model")
+    page.mouse.wheel(0, -60)
+    page.wait_for_timeout(500)
+
+
+def pin_compare(page, url: str) -> None:
+    page.goto(url + "/spectral_norm?m_D.hidden1=sn&m_D.out=sn&pin=defaults%3D1")
+    page.get_by_role("button", name="Unpin A").wait_for(timeout=120_000)
+    wait_until_settled(page)
+    _scrolled_to(page, "A (pinned) against B")
+
+
+def class_presenter(page, url: str) -> None:
+    from classroom.store import ClassStore
+
+    code = ClassStore.new_code()
+    page.goto(url + f"/noise_schedule?lesson=2&present=true&hide=sidebar&class={code}")
+    wait_until_settled(page)
+    store = ClassStore()
+    for i, answer in enumerate(("cosine", "cosine", "linear", "cosine", "about the same", "cosine", "linear")):
+        store.submit(code, "noise_schedule/2", f"screenshot{i}", answer)  # a class of seven, predicting
+    page.get_by_text("7 predictions from class").wait_for(timeout=30_000)
+    _scrolled_to(page, "The class predicts")
+
+
+def live_training(page, url: str) -> None:
+    page.goto(url + "/spectral_norm?m_D.hidden1=sn&m_D.hidden2=sn&m_D.hidden3=sn&m_D.out=sn&train_steps=3000")
+    wait_until_settled(page)
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text("Last run:").wait_for(timeout=120_000)
+    wait_until_settled(page)
+    _scrolled_to(page, "Replay the run")
+
+
+# Screens that need a few clicks first: name -> what to do (viewport 1280 x 720, the screen as it then is).
+SCENES = {"exact_answer.png": exact_answer, "pin_compare.png": pin_compare, "class_presenter.png": class_presenter,
+          "live_training.png": live_training}
+
+
 def main() -> None:
     out = ROOT / "docs" / "screenshots"
     out.mkdir(parents=True, exist_ok=True)
@@ -43,6 +90,12 @@ def main() -> None:
                     page.set_viewport_size({"width": WIDTH, "height": min(int(tall), 6000)})
                     wait_for_app(page)
                     page.wait_for_timeout(1500)
+                page.screenshot(path=str(out / name))
+                page.close()
+                print("wrote", out / name)
+            for name, scene in SCENES.items():
+                page = browser.new_page(viewport={"width": WIDTH, "height": 720})
+                scene(page, srv.url)
                 page.screenshot(path=str(out / name))
                 page.close()
                 print("wrote", out / name)
