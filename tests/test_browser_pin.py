@@ -33,9 +33,8 @@ def test_a_link_with_a_pin_draws_both_views(server, page, name):
     wait_until_settled(page)
     page.get_by_role("button", name="Unpin A").wait_for(timeout=60_000)
     wait_until_settled(page)
-    assert page.get_by_text("A (pinned) against B (this view)").is_visible()
-    faded = page.evaluate(A_TRACES)
-    assert faded, "no figure draws A's traces"
+    page.get_by_text("A (pinned) against B (this view)").wait_for(timeout=60_000)
+    page.wait_for_function(f"({A_TRACES})().length > 0", timeout=60_000)  # a figure draws A's traces
     assert "pin=" in page.url and own.split("&")[0] in page.url  # the link still carries both
     text = table_rows(page)
     assert differing in text

@@ -31,3 +31,14 @@ def test_pinning_then_moving_compares_the_two_views():
 def test_a_hand_edited_pin_is_a_notice_not_a_crash(pin, says):
     at = run_page_file("noise_schedule", {"pin": pin})
     assert any(says in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_a_pinned_link_on_the_schedule_page_compares_every_key_number():
+    at = run_page_file("noise_schedule", {"schedule": "sigmoid", "pin": "schedule=linear"})
+    table = markdown_with(at, "| key number |")
+    assert "| schedule 1 | linear | sigmoid | — |" in table
+    for label in ("ᾱ at t = T/2, schedule 1", "log-density gap to the data, schedule 1",
+                  "gap from the step count, schedule 1", "gap from the model, schedule 1"):
+        row = next(line for line in table.splitlines() if line.startswith(f"| {label} |"))
+        a, b, diff = (cell.strip() for cell in row.split("|")[2:5])
+        assert float(diff) == pytest.approx(float(b) - float(a), abs=2e-3), row

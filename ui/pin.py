@@ -150,4 +150,4 @@ def _fmt(value, spec: str, signed: bool = False) -> str:
         return "—"
     if isinstance(value, str):
         return value
-    return format(value, ("+" if signed else "") + spec)
+    return format(value, ("+" if signed and not spec.startswith("+") else "") + spec)
