@@ -610,10 +610,20 @@ def frequency_power(freqs: np.ndarray, series: Sequence[tuple[str, np.ndarray, f
     return _figure(traces, layout, 340)
 
 
+ARROW_POINTS = 6  # tail, head, one barb, head, the other barb, a gap
+
+
 def _arrows(x: np.ndarray, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> tuple[list, list]:
-    """Arrow segments tail → head, separated by gaps, for one scatter trace (a quiver plot)."""
-    xs = np.stack([x, x + u, np.full_like(x, np.nan)], axis=1).ravel()
-    ys = np.stack([y, y + v, np.full_like(y, np.nan)], axis=1).ravel()
+    """Arrows as one polyline with gaps (a quiver plot): each drawn tail → head → barb → head → barb.
+    Lines only: per-point marker symbols made the chart cost the browser three times as much to draw."""
+    hx, hy = x + u, y + v
+    barbs = []
+    for angle in (2.6, -2.6):  # each barb points back from the head, about 30° off the shaft, a third as long
+        c, s = math.cos(angle), math.sin(angle)
+        barbs.append((hx + 0.3 * (c * u - s * v), hy + 0.3 * (s * u + c * v)))
+    gap = np.full_like(x, np.nan)
+    xs = np.stack([x, hx, barbs[0][0], hx, barbs[1][0], gap], axis=1).ravel()
+    ys = np.stack([y, hy, barbs[0][1], hy, barbs[1][1], gap], axis=1).ravel()
     return f32(xs), f32(ys)
 
 
@@ -624,17 +634,17 @@ def score_fields(x: np.ndarray, y: np.ndarray, fields: Sequence[tuple[str, np.nd
     fields: (name, vectors (n, 2) already scaled to plot units, role) per field; heat: (grid, values) with
     values[i, j] at (grid[j], grid[i])."""
     grid, values = heat
-    traces = [dict(type="heatmap", x=f32(grid), y=f32(grid), z=f32(values), colorscale=CIVIDIS, name=heat_title,
+    # A light scale (white to Okabe-Ito orange), so both sets of arrows stay visible on top of it.
+    traces = [dict(type="heatmap", x=f32(grid), y=f32(grid), z=f32(values), colorscale=[[0, "#ffffff"], [1, PALETTE[1]]],
+                   name=heat_title,
                    colorbar=dict(title=dict(text=heat_title, side="right"), thickness=12), hoverinfo="skip")]
     n_series = 0
     for name, vec, role in fields:
         ax, ay = _arrows(x, y, vec[:, 0], vec[:, 1])
-        size = np.tile(np.array([0, 8, 0], dtype=np.float32), len(x))
         color = _role_color(role, n_series)  # the first series field takes the first palette colour
         n_series += role == SERIES
-        traces.append(dict(type="scatter", x=ax, y=ay, mode="lines+markers", name=name, connectgaps=False,
-                           line=dict(color=color, width=2 if role == SERIES else 1.5),
-                           marker=dict(symbol="arrow", angleref="previous", size=size, color=color)))
+        traces.append(dict(type="scatter", x=ax, y=ay, mode="lines", name=name, connectgaps=False, hoverinfo="skip",
+                           line=dict(color=color, width=1.5 if role == SERIES else 3.5)))  # the reference wider, under
     layout = dict(xaxis=dict(range=[-limit, limit], constrain="domain", title=dict(text="x₁")),
                   yaxis=dict(range=[-limit, limit], scaleanchor="x", title=dict(text="x₂")))
     return _figure(traces, layout, 460)

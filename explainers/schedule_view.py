@@ -571,7 +571,7 @@ def score_field_shown(field: ScoreField) -> F.Shown:
                          (field.grid, field.eps_error), "‖ε̂ error‖", FIELD_LIMIT)
     return F.Shown(fig, (
         f"The score ∇ log p_t(x) at t = {field.t} (ᾱ = {field.abar:.4f}) on a {SCORE_GRID}×{SCORE_GRID} grid: "
-        f"the exact one (grey, from the dataset's known density) and the model's (blue, −ε̂/√(1−ᾱ)), both "
+        f"the exact one (wide grey, from the dataset's known density) and the model's (blue, −ε̂/√(1−ᾱ)), both "
         f"drawn at the same scale. Colour: the model's error in the noise it predicts, ‖ε̂_model − ε̂_exact‖; "
         f"largest on the grid {field.eps_error.max():.3f}, {field.weighted_error:.3f} on average where the "
         f"noisy points are (weighted by the exact p_t)."))

@@ -622,8 +622,9 @@ def test_figure_builders_give_finite_arrays_for_finite_input(which, data):
     n_numbers = 0
     for trace, attr, nums in numeric_arrays(fig):
         if which == "score_fields" and trace.type == "scatter":
-            # Arrows are tail, head, gap: the gap (NaN) between two arrows is the only non-finite value.
-            assert np.isnan(nums[2::3]).all() and finite(nums[0::3], nums[1::3]), (which, attr)
+            # Arrows are tail, head, barb, head, barb, gap: the gap (NaN) is the only non-finite value.
+            k = F.ARROW_POINTS
+            assert np.isnan(nums[k - 1::k]).all() and finite(*(nums[i::k] for i in range(k - 1))), (which, attr)
         else:
             assert finite(nums), (which, trace.type, attr)
         n_numbers += len(nums)
