@@ -8,6 +8,7 @@ import streamlit as st
 
 import server
 import ui
+from ui import live_chart
 from explainers.state import SEED
 
 EXPLAINERS = [
@@ -62,6 +63,8 @@ pages = [st.Page(f, url_path=u, title=t, icon=i) for f, u, t, i, _ in available]
 st.set_page_config(page_title="Noise Lab", page_icon=str(Path(__file__).parent / "ui" / "favicon.png"), layout="wide")
 server.start()  # once per process: session reaper, TCP_NODELAY, threads and device
 current = st.navigation([st.Page(home, title="Home", icon=":material/home:", default=True), *pages])
+with st.sidebar:
+    live_chart.preload()  # the page's first element: plotly.js loads while the rest of the page arrives
 
 with st.sidebar:
     st.caption(f"Device: **{ui.device_info(show_note=True)[1]}**")

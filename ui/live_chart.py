@@ -125,6 +125,26 @@ if (!window.__noiseLabThemeWatch) {
 _CSS = ".nl-chart { width: 100%; }"
 
 
+# The first element of every page asks for plotly.js, so the browser fetches and parses it while the rest of
+# the page's elements arrive, not only once the first chart mounts (about a second later on a fresh open).
+_PRELOAD_JS = _JS.split("// Streamlit's look for the chart")[0] + """
+export default function ({ data }) { loadPlotly(data).catch(() => {}); }
+"""
+
+
+@functools.cache
+def _preloader():
+    return st.components.v2.component("noise_lab_plotly_preload", html="<span></span>", js=_PRELOAD_JS,
+                                      isolate_styles=False)
+
+
+def preload() -> None:
+    """Start loading plotly.js now (see _PRELOAD_JS); nothing when charts fall back to st.plotly_chart."""
+    src = plotly_js_url()
+    if src is not None:
+        _preloader()(key="_plotly_preload", data=src)
+
+
 @functools.cache
 def _component():
     return st.components.v2.component(COMPONENT_NAME, html='<div class="nl-chart"></div>', css=_CSS, js=_JS,
