@@ -18,7 +18,7 @@ from torch import nn
 from devtools import figure_data, wait_for_app
 from devtools import run_page as run  # an AppTest of the page, no exception
 
-N_FIGURES = {"noise_schedule": 7, "spectral_norm": 4}
+N_FIGURES = {"noise_schedule": 11, "spectral_norm": 5}
 
 
 def open_view(context, url: str, n_figures: int):
