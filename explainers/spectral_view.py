@@ -436,9 +436,16 @@ def live_shown(model: str, run) -> list[F.Shown]:
     return shown
 
 
-def replay_shown(history, index: int) -> F.Shown:
-    """A finished GAN run at snapshot `index`: the scrubber's picture."""
+def replay_shown(model: str, history, index: int) -> F.Shown:
+    """A finished run at snapshot `index`, the scrubber's picture: the GAN's surface and samples, or the
+    fine-tuned denoiser's samples."""
     step = history.sample_steps[index]
     snapshot = {key: getattr(history, key)[index] for key in history.PER_SNAPSHOT}
-    bound = history.d_lipschitz_bound[history.step.index(step)] if step in history.step else None
-    return surface_shown(snapshot, bound, f"step {step}")
+    if model == "gan":
+        bound = history.d_lipschitz_bound[history.step.index(step)] if step in history.step else None
+        return surface_shown(snapshot, bound, f"step {step}")
+    return F.Shown(F.scatter_2d(snapshot["samples"], f"denoiser samples, step {step}", reference=mode_centres(model),
+                                limit=3.0, reference_name="the 8 true mode centres"),
+                   f"The fine-tuned denoiser's {len(snapshot['samples']):,} samples at step {step} (step 0: before "
+                   f"fine-tuning); mode coverage {snapshot['coverage']:.2f}, energy distance to the data "
+                   f"{snapshot['energy_distance']:.3g}.")

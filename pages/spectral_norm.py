@@ -244,12 +244,12 @@ else:
         with c2:
             ui.figure(*coverage, key="coverage_curve")
         history = st.session_state[last_key][1]
-        if model == "gan":
-            steps = history.sample_steps
+        steps = history.sample_steps
+        if len(steps) > 1:
             n_runs = len(st.session_state.get(runs_key, []))
             at = st.select_slider("Replay the run: the snapshot at step", steps, value=steps[-1],
-                                  key=f"_replay_{n_runs}")
-            ui.figure(*V.replay_shown(history, steps.index(at)), key="replay_surface")
+                                  key=f"_replay_{model}_{n_runs}")
+            ui.figure(*V.replay_shown(model, history, steps.index(at)), key=f"replay_{model}")
     if model == "gan":
         step_through(run_view, seed, device)
     if st.session_state.get(runs_key):

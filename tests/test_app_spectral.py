@@ -122,3 +122,15 @@ def test_denoiser_samples_change_with_the_toggles_and_a_fine_tune_wins_the_modes
     assert row["coverage before"] <= 0.25 and row["mode coverage"] >= 0.75
     assert row["energy distance"] > 0 and row["Lipschitz bound"] > 1
     assert figure(at, "v-prediction loss") and figure(at, "layer σ")
+
+
+def test_after_a_fine_tune_a_scrubber_replays_its_snapshots():
+    from devtools import chart_specs, run_page_file
+
+    at = run_page_file("spectral_norm", {"model": "denoiser2d", "m_hidden1": "sn", "train_steps": "200"})
+    at.button(key="train").click().run()
+    (scrubber,) = at.select_slider
+    assert scrubber.options == ["0", "100", "200"] and scrubber.value == 200
+    scrubber.set_value(0).run()
+    titles = [s["layout"].get("title", {}).get("text", "") for s in chart_specs(at)]
+    assert "denoiser samples, step 0" in titles
