@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar, Mapping
@@ -165,14 +166,26 @@ class TrainingRun:
         self.config, self.n_steps, self.device = config, n_steps, str(device)
         self.history = self.History()
         self.done = False
+        # A page's Stop can arrive from a new script run while the old one is still inside a step: step and stop
+        # take turns, so a stopped run never gains a step afterwards.
+        self._lock = threading.RLock()
         self.opening: dict | None = None  # a snapshot taken before the first step, if the run has one
 
     @property
     def steps_done(self) -> int:
         return self.history.step[-1] if self.history.step else 0
 
+    def step_if_running(self) -> dict | None:
+        """step(), or None once the run has ended (stopped from elsewhere meanwhile)."""
+        with self._lock:
+            return None if self.done else self.step()
+
     def step(self) -> dict:
         """Train one step; the record holds its losses, σ's and bound (and a snapshot when one is due)."""
+        with self._lock:
+            return self._step()
+
+    def _step(self) -> dict:
         if self.done:
             raise RuntimeError(f"this run has ended ({self.history.stopped})")
         started = time.perf_counter()
@@ -188,6 +201,10 @@ class TrainingRun:
 
     def stop(self, reason: str):
         """End the run (reason: "should_stop", "time_budget", "stopped by you"…), with a last snapshot."""
+        with self._lock:
+            return self._stop(reason)
+
+    def _stop(self, reason: str):
         if not self.done:
             started = time.perf_counter()
             if self.history.step and self.history.sample_steps[-1:] != self.history.step[-1:]:

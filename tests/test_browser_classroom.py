@@ -1,6 +1,7 @@
 """Classroom features in a real browser: offline, presenter view, exports, accessibility."""
 
 import csv
+import json
 import io
 import zipfile
 from urllib.parse import urlsplit
@@ -164,8 +165,10 @@ def test_text_contrast_in_light_and_dark_themes(server, chromium, scheme):
 # The Lipschitz chart's bars (every bar trace of the first chart that has any), as plain lists: what
 # a student sees of each layer's σ, whatever the traces are called.
 SIGMA_BAR_DATA = """() => {
-    const p = [...document.querySelectorAll('.js-plotly-plot')].find(p =>
-        p._fullData && p._fullData.some(t => t.type === 'bar'));
+    // Section 3's chart by its name (ui.figure key "sigma_bars"), not the first bar chart: charts are drawn
+    // one per frame, so right after a change another bar chart (the conv norms) may be drawn first.
+    const p = document.querySelector('.st-key-_chart_sigma_bars .js-plotly-plot');
+    if (p && !(p._fullData && p._fullData.some(t => t.type === 'bar'))) return null;
     return p ? p._fullData.filter(t => t.type === 'bar').map(t => [Array.from(t.x), Array.from(t.y)]) : null;
 }"""
 
@@ -190,6 +193,8 @@ def test_a_change_inside_a_lesson_is_in_the_link_and_reopens_exactly(server, chr
     option(control, "off").click()
     wait_for_app(page)
     page.wait_for_function("() => location.search.includes('m_D.hidden1=off')", timeout=30_000)
+    page.wait_for_function(f"() => JSON.stringify(({SIGMA_BAR_DATA})()) !== {json.dumps(json.dumps(step_bars))}",
+                           timeout=60_000)  # redrawn with the new mode
     seen = sigma_bars(page)
     assert seen != step_bars  # D.hidden1 keeps its raw σ now
     assert "lesson=6" in page.url and "m_D.hidden1=off" in page.url

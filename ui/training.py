@@ -61,7 +61,9 @@ def live_training(owner: str, start: bool, label: str, make_run: Callable[[str],
             if time.perf_counter() - started > time_budget_s:
                 run.stop("time_budget")
                 break
-            record = run.step()
+            record = run.step_if_running()
+            if record is None:  # stopped by a newer script run of this session (its Stop button)
+                break
             if run.done or time.perf_counter() - shown >= REDRAW_S:
                 shown = time.perf_counter()
                 progress.progress(run.steps_done / run.n_steps,
