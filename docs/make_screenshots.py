@@ -57,7 +57,10 @@ def class_presenter(page, url: str) -> None:
     for i, answer in enumerate(("cosine", "cosine", "linear", "cosine", "about the same", "cosine", "linear")):
         store.submit(code, "noise_schedule/2", f"screenshot{i}", answer)  # a class of seven, predicting
     page.get_by_text("7 predictions from class").wait_for(timeout=30_000)
-    _scrolled_to(page, "The class predicts")
+    page.wait_for_timeout(1000)
+    page.locator(".st-key-_chart_class_noise_schedule_2").scroll_into_view_if_needed()
+    page.mouse.wheel(0, 300)  # the chart, its caption and the Reveal / Reset buttons
+    page.wait_for_timeout(800)
 
 
 def live_training(page, url: str) -> None:
