@@ -38,7 +38,7 @@ from torch import nn
 
 from explainers.checks import check_int
 from explainers.data2d import REFERENCE_SEED, REFERENCE_SIZE
-from explainers.spectral_training import TrainingRun
+from explainers.spectral_training import TrainingRun, v_prediction_step
 
 MAX_BYTES = 5 * 1024 * 1024  # 5 MiB: 100,000 rows of two long numbers fit with room to spare
 MAX_ROWS = 100_000  # more points teach the model nothing more, and cost memory in every session
@@ -682,18 +682,9 @@ class FinetuneOnPointsRun(TrainingRun):
         self.opening = self._take_snapshot(0)
 
     def _train_step(self) -> dict:
-        from explainers.train2d import sample_log_snr, v_prediction_loss
-
-        n = self.config.batch_size
-        x0 = self.data.sample(n, self.rng).to(self.device)
-        log_snr = sample_log_snr(n, self.rng).to(self.device)
-        eps = torch.randn(n, 2, generator=self.rng).to(self.device)
-        loss = v_prediction_loss(self.net, x0, log_snr, eps)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, 1.0))  # as in the original training
-        self.opt.step()
-        return {"loss": loss.item(), "grad_norm": grad_norm}
+        loss, grad_norm = v_prediction_step(self.net, self.params, self.opt, self.data, self.rng,
+                                            self.config.batch_size, self.device)
+        return {"loss": loss, "grad_norm": grad_norm}
 
     def _snapshot(self) -> dict:
         from explainers.sampling import sample_ddim

@@ -398,6 +398,24 @@ class FinetuneHistory:
     elapsed_s: float = 0.0
 
 
+def v_prediction_step(net: nn.Module, params: list, opt, data, rng: torch.Generator, batch_size: int,
+                      device: str) -> tuple[float, float]:
+    """One Adam step of a 2D denoiser on `data` with the loss it was trained with (explainers.train2d):
+    a fresh batch, noise levels drawn at random, v-prediction, gradients clipped at 1. (loss, grad norm
+    before clipping). Draws on the CPU generator `rng`, so a run is the same on any device."""
+    from explainers.train2d import sample_log_snr, v_prediction_loss
+
+    x0 = data.sample(batch_size, rng).to(device)
+    log_snr = sample_log_snr(batch_size, rng).to(device)
+    eps = torch.randn(batch_size, 2, generator=rng).to(device)
+    loss = v_prediction_loss(net, x0, log_snr, eps)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = float(torch.nn.utils.clip_grad_norm_(params, 1.0))  # as in the original training
+    opt.step()
+    return loss.item(), grad_norm
+
+
 def denoiser_lipschitz_bound(sigmas: Mapping[str, float]) -> float:
     """Bound on the denoiser's Lipschitz constant in x at a fixed noise level (SiLU between layers)."""
     return chain_lipschitz_bound(sigmas, DENOISER_CHAIN, SILU_MAX_SLOPE)
@@ -440,19 +458,10 @@ class FinetuneRun(TrainingRun):
         self.opening = self._take_snapshot(0)
 
     def _train_step(self) -> dict:
-        from explainers.train2d import sample_log_snr, v_prediction_loss
-
-        n = self.config.batch_size
-        x0 = self.data.sample(n, self.rng).to(self.device)
-        log_snr = sample_log_snr(n, self.rng).to(self.device)
-        eps = torch.randn(n, 2, generator=self.rng).to(self.device)
-        loss = v_prediction_loss(self.net, x0, log_snr, eps)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, 1.0))  # as in the original training
-        self.opt.step()
+        loss, grad_norm = v_prediction_step(self.net, self.params, self.opt, self.data, self.rng,
+                                            self.config.batch_size, self.device)
         sigmas = layer_sigmas(self.net)
-        return {"loss": loss.item(), "grad_norm": grad_norm, "sigmas": sigmas,
+        return {"loss": loss, "grad_norm": grad_norm, "sigmas": sigmas,
                 "lipschitz_bound": denoiser_lipschitz_bound(sigmas)}
 
     def _snapshot(self) -> dict:

@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from devtools import ROOT
+from devtools.dockerfile import dockerfile
 
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 NGINX_CONF = ROOT / "deploy" / "compose-nginx.conf"
@@ -137,18 +138,6 @@ def exposed(service: dict) -> list[int]:
 
 
 # --- the Dockerfile and the app ----------------------------------------------------------------------------
-
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
-    return [(m.group(1).upper(), m.group(2).strip()) for m in
-            re.finditer(r"^\s*([A-Za-z]+)\s+(.*)$", text, flags=re.M) if not m.group(0).lstrip().startswith("#")]
-
-
-def dockerfile(kind: str) -> str:
-    values = [v for k, v in dockerfile_instructions() if k == kind]
-    assert len(values) == 1, f"the Dockerfile has {len(values)} {kind} instructions"
-    return values[0]
-
 
 def app_port() -> int:
     """The port the image exposes, which must be the one Streamlit serves."""

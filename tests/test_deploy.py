@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from devtools import ROOT, wait_for_app
+from devtools.dockerfile import dockerfile_instructions
 
 SCRIPT = ROOT / "deploy" / "run_replicas.sh"
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
@@ -195,12 +196,6 @@ def test_nginx_passes_page_health_and_websocket_to_sticky_replicas(chromium):
             assert page.locator('[data-testid="stException"]').count() == 0
         finally:
             context.close()
-
-
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
-    return [(m.group(1).upper(), m.group(2).strip()) for m in
-            re.finditer(r"^\s*([A-Za-z]+)\s+(.*)$", text, flags=re.M) if not m.group(0).lstrip().startswith("#")]
 
 
 def test_dockerfile_matches_the_app():

@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from devtools import ROOT
+from devtools.dockerfile import dockerfile, dockerfile_instructions
 
 K8S = ROOT / "deploy" / "k8s"
-DOCKERFILE = ROOT / "Dockerfile"
 GUIDE = ROOT / "docs" / "DEPLOY.md"
 CLASS_DB = "NOISE_LAB_CLASS_DB"  # read by classroom/store.py (DESIGN.md, ClassStore)
 KUBECTL = shutil.which("kubectl")
@@ -82,18 +82,6 @@ def named(kind: str, name: str) -> dict:
     hits = [doc for _, doc in manifests() if doc["kind"] == kind and doc["metadata"]["name"] == name]
     assert hits, f"no {kind} named {name!r} in deploy/k8s/"
     return hits[0]
-
-
-def dockerfile_instructions() -> list[tuple[str, str]]:
-    text = re.sub(r"\\\n\s*", " ", DOCKERFILE.read_text())
-    return [(m.group(1).upper(), m.group(2).strip()) for m in
-            re.finditer(r"^\s*([A-Za-z]+)\s+(.*)$", text, flags=re.M) if not m.group(0).lstrip().startswith("#")]
-
-
-def dockerfile(kind: str) -> str:
-    values = [v for k, v in dockerfile_instructions() if k == kind]
-    assert len(values) == 1, f"the Dockerfile has {len(values)} {kind} instructions"
-    return values[0]
 
 
 def streamlit_port() -> int:
