@@ -28,7 +28,6 @@ from devtools.dockerfile import dockerfile_instructions
 
 SCRIPT = ROOT / "deploy" / "run_replicas.sh"
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
-DOCKERFILE = ROOT / "Dockerfile"
 GUIDE = ROOT / "docs" / "DEPLOY.md"
 HEALTH_PATH = "/_stcore/health"
 NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)),
