@@ -98,6 +98,10 @@ QUERIES = {
     ("noise_schedule", "sl_beta_end"): "schedule=scaled_linear",
     ("noise_schedule", "beta_min"): "schedule=vp_sde", ("noise_schedule", "beta_max"): "schedule=vp_sde",
     ("noise_schedule", "shift"): "contrast=flow_matching",
+    # The schedule page shows one section at a time (ui.sections); the sidebar's schedule controls change the
+    # default one (figures 1-3), these change only the section that holds them or their figures.
+    ("noise_schedule", "t"): "section=forward",
+    **{("noise_schedule", key): "section=generation" for key in ("seed", "dataset", "sampler", "steps", "eta", "step")},
     ("spectral_norm", "n_iter"): "m_D.hidden1=sn",  # power iterations matter only to a layer under SN
     ("spectral_norm", "threshold"): "m_D.hidden1=optional",  # D.hidden1's sigma (3.5) is above the threshold
 }
@@ -138,6 +142,9 @@ def all_controls() -> list[Control]:
             expander = FAMILY_PARAMETERS if page == "noise_schedule" and p.key in IN_EXPANDER else None
             words = tuple(p.word(c) for c in p.choices) if kind in ("select", "segment") else ()
             out.append(Control(page, p.key, kind, query, expander, words))
+    # T once more with every section open, the page as it was before sections: what a move costs when a
+    # viewer asks for everything at once (docs/PERFORMANCE.md, "Sections").
+    out.append(Control("noise_schedule", "T", "slider", "section=all"))
     return out
 
 

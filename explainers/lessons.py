@@ -18,6 +18,7 @@ class Step:
     question: str
     answer: str
     hide: tuple[str, ...] = field(default=())  # controls a presenter link may hide for this step
+    section: str = ""  # the page section (URL ?section=) the step opens, on a page that has sections
 
 
 SCHEDULE_DEFAULTS = {"schedule": ("cosine",), "T": 1000, "ztsnr": False, "contrast": "none", "t": 499,
@@ -27,28 +28,30 @@ SCHEDULE = (
     Step("One schedule: the linear DDPM recipe", {**SCHEDULE_DEFAULTS, "schedule": ("linear",)},
          "Figure 1 shows β_t rising in equal steps from 0.0001 to 0.02 (its panel has a log scale, so this "
          "straight ramp is drawn as a curve that flattens) and ᾱ_t, the signal that survives, falling. "
-         "Figure 5 shows the data and the image at t = 499.",
+         "The tab “5 · At step t” shows the data and the image at t = 499.",
          "How much of the signal variance is left at t = 499 under the linear schedule?",
-         "ᾱ₄₉₉ ≈ 0.079: only about 8% of the variance is still signal; 92% is noise."),
+         "ᾱ₄₉₉ ≈ 0.079: only about 8% of the variance is still signal; 92% is noise.", section="schedule"),
     Step("Compare: linear against cosine", {**SCHEDULE_DEFAULTS, "schedule": ("linear", "cosine")},
          "Both schedules are overlaid. Look at where each one destroys its signal.",
          "Which schedule keeps more signal halfway, at t = 499?",
-         "Cosine: ᾱ₄₉₉ ≈ 0.494 against 0.079 for linear. Cosine spreads the destruction evenly over the steps."),
+         "Cosine: ᾱ₄₉₉ ≈ 0.494 against 0.079 for linear. Cosine spreads the destruction evenly over the steps.",
+         section="schedule"),
     Step("Variance preserving, and what is not", {**SCHEDULE_DEFAULTS, "contrast": "variance_exploding"},
          "Figure 2 stacks signal and noise variance: for VP they always fill exactly 1. The dashed line is "
          "a variance-exploding process, x = x₀ + σ ε.",
          "What is the total variance of the variance-exploding contrast at the last step?",
-         "1 + 50² = 2501: the noise is added on top of the signal instead of replacing it."),
+         "1 + 50² = 2501: the noise is added on top of the signal instead of replacing it.", section="schedule"),
     Step("Measured, not just theory", {**SCHEDULE_DEFAULTS, "contrast": "flow_matching"},
          "Figure 4 measures Var[x_t] on real forward-noised points and pixels. The VP markers sit on 1; "
          "flow matching, x = (1 − σ) x₀ + σ ε, dips.",
          "Where is the flow-matching variance lowest, and how low?",
-         "Halfway, at σ = 0.5: (0.5)² + (0.5)² = 0.5, and the measured markers agree."),
+         "Halfway, at σ = 0.5: (0.5)² + (0.5)² = 0.5, and the measured markers agree.", section="measured"),
     Step("Zero terminal SNR", {**SCHEDULE_DEFAULTS, "schedule": ("linear",), "ztsnr": True},
          "Lin et al. (2023) rescale the schedule so the last step holds no signal at all. Figure 3 marks "
          "the last point with ▼.",
          "What is log-SNR at the last step now, and why is it drawn at −20?",
-         "−∞, because ᾱ = 0 exactly and log 0 = −∞. A plot cannot draw −∞, so it is clipped to −20 and marked."),
+         "−∞, because ᾱ = 0 exactly and log 0 = −∞. A plot cannot draw −∞, so it is clipped to −20 and marked.",
+         section="schedule"),
     Step("Few sampling steps", {**SCHEDULE_DEFAULTS, "schedule": ("linear", "cosine"), "steps": 10, "step": 10},
          "Figure 6 generates 2,000 points with 10 DDIM steps per schedule, from the same noise. The table "
          "scores them against the true data, whose own row is at the bottom.",
@@ -56,7 +59,7 @@ SCHEDULE = (
          "Cosine: its mean log-density, −0.47, is 0.15 from the data's own −0.31; linear's, −2.25, is 1.94 away, "
          "with more points off the modes (23% against 8%): linear spends most of its few steps where almost no "
          "signal is left. Cosine is not right either: its points are squeezed around the mode centres (a median "
-         "spread of 57% of the data's), with a few stragglers between the modes."),
+         "spread of 57% of the data's), with a few stragglers between the modes.", section="generation"),
 )
 
 BACKWARD_DEFAULTS = {"reading": "denoising_step", "compare": False, "n_frames": 32, "steps": 4, "shift": 5.0,

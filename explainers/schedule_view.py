@@ -33,6 +33,12 @@ LABELS = {"scaled_linear": "scaled linear", "vp_sde": "VP SDE", "karras": "Karra
           "swiss_roll": "swiss roll", "ring8": "ring of 8", "ddim": "DDIM", "ddpm": "DDPM"}
 
 
+# The page's sections, one open at a time (URL ?section=<id>): its figures are numbered across them, so a lesson
+# or a caption can say "figure 5" and the tab that holds it reads "5 · …".
+SECTIONS = {"schedule": "1–3 · Schedule and SNR", "measured": "4 · Measured variance", "forward": "5 · At step t",
+            "generation": "6–7 · Generating", "own_data": "8 · Your data", "all": "All sections"}
+
+
 def label(name: str) -> str:
     """How a choice reads on the page: words, not the identifier the URL and the library use."""
     return LABELS.get(name, name.replace("_", " "))

@@ -101,21 +101,24 @@ primary = built[0]
 ui.explanation(view.level, text)
 
 # ---- figures 1-3: the schedule itself --------------------------------------------------------
-st.subheader("1 · The schedule: β_t and ᾱ_t")
-ui.figure(*V.schedule_shown(built), key="schedule_curves")
-ui.key_numbers(PAGE, V.key_numbers(built))
-ui.code_snippets(V.snippets(view, built), key="schedule")
-st.subheader("2 · Signal variance + noise variance = 1 (for VP)")
-ui.figure(*V.variance_split_shown(primary, contrast_coefs), key="variance_split")
-st.subheader("3 · Signal-to-noise ratio")
-ui.figure(*V.snr_shown(built, contrast_coefs), key="snr")
+def schedule_section() -> None:
+    st.subheader("1 · The schedule: β_t and ᾱ_t")
+    ui.figure(*V.schedule_shown(built), key="schedule_curves")
+    ui.key_numbers(PAGE, V.key_numbers(built))
+    ui.code_snippets(V.snippets(view, built), key="schedule")
+    st.subheader("2 · Signal variance + noise variance = 1 (for VP)")
+    ui.figure(*V.variance_split_shown(primary, contrast_coefs), key="variance_split")
+    st.subheader("3 · Signal-to-noise ratio")
+    ui.figure(*V.snr_shown(built, contrast_coefs), key="snr")
+
 
 # ---- figure 4: measured variance ------------------------------------------------------------
-st.subheader("4 · Measured on real samples: does Var[x_t] stay 1?")
-with timer.part("variance check"):
-    x0 = clean_points(view.dataset, view.seed)
-    vp_checks, contrast_check = V.variance_checks(built, contrast_coefs, x0, view.seed)
-ui.figure(*V.measured_shown(view.T, vp_checks, contrast_coefs, contrast_check), key="measured_variance")
+def measured_section() -> None:
+    st.subheader("4 · Measured on real samples: does Var[x_t] stay 1?")
+    with timer.part("variance check"):
+        x0 = clean_points(view.dataset, view.seed)
+        vp_checks, contrast_check = V.variance_checks(built, contrast_coefs, x0, view.seed)
+    ui.figure(*V.measured_shown(view.T, vp_checks, contrast_coefs, contrast_check), key="measured_variance")
 
 
 # ---- figure 5: the forward process at t -----------------------------------------------------
@@ -145,7 +148,6 @@ def forward_process(schedule, x0, seed, contrast_coefs):
         ui.figure(*V.score_field_shown(field), key="score_field")
 
 
-forward_process(primary, x0, view.seed, contrast_coefs)
 
 
 # ---- figure 6: reverse generation ----------------------------------------------------------
@@ -196,7 +198,6 @@ def reverse_generation(built, T: int):
     ui.cost_readout(device_text, ftimer)
 
 
-reverse_generation(built, view.T)
 
 
 # ---- 8: your own 2D data -------------------------------------------------------------------------
@@ -253,7 +254,20 @@ def own_data(schedule) -> None:
 
 OWN_STEPS = 1000  # fine-tuning steps: a few seconds on one CPU thread
 OWN_BUDGET_S = 30.0  # and never longer than this, so one student cannot hog the server
-own_data(primary)
+
+# ---- the open section ---------------------------------------------------------------------------
+section, tab = ui.sections(PAGE, V.SECTIONS)
+with tab:
+    if section in ("schedule", "all"):
+        schedule_section()
+    if section in ("measured", "all"):
+        measured_section()
+    if section in ("forward", "all"):
+        forward_process(primary, clean_points(view.dataset, view.seed), view.seed, contrast_coefs)
+    if section in ("generation", "all"):
+        reverse_generation(built, view.T)
+    if section in ("own_data", "all"):
+        own_data(primary)
 
 # ---- misconceptions, sharing and cost --------------------------------------------------------
 ui.share_and_export(PAGE)

@@ -11,8 +11,9 @@ PAGE = "pages/noise_schedule.py"
 
 
 def run_page(query: dict | None = None) -> AppTest:
+    """The page with every section open (?section=all) unless `query` names one."""
     at = AppTest.from_file("../app.py", default_timeout=120)
-    for key, value in (query or {}).items():
+    for key, value in {"section": "all", **(query or {})}.items():
         at.query_params[key] = value
     at.switch_page(PAGE)
     at.run()
@@ -145,3 +146,62 @@ def test_invalid_cross_parameter_combination_is_reported_not_raised():
     errors = "\n".join(e.value for e in at.error)
     assert "linear" in errors and "beta_end must be >= beta_start" in errors
     assert len(chart_specs(at)) == 11  # the cosine schedule is still shown
+
+
+# ---- sections: one open at a time ---------------------------------------------------------------
+
+def chart_keys(at) -> list[str]:
+    """The names of the live charts an AppTest run drew, in page order (ui.figure's `_chart_<key>`)."""
+    ids = [el.proto.id.split("-", 2)[-1] for el in at.get("bidi_component")]  # "$$ID-<hash>-<key>"
+    return [i for i in ids if i.startswith("_chart_")]
+
+
+SECTION_CHARTS = {
+    "schedule": ["schedule_curves", "variance_split", "snr"],
+    "measured": ["measured_variance"],
+    "forward": ["forward_points", "forward_image", "frequency_power", "score_field"],
+    "generation": ["generation", "step_rug", "exact_generation"],
+}
+
+
+@pytest.mark.parametrize("section", [*SECTION_CHARTS, None])
+def test_a_section_draws_its_figures_and_no_other(section):
+    at = run_page({"section": section} if section else {"section": "schedule"})
+    expected = SECTION_CHARTS[section or "schedule"]
+    assert len(chart_specs(at)) == len(expected)
+    assert [k.removeprefix("_chart_") for k in chart_keys(at)] == expected
+    assert not at.warning
+
+
+def test_all_sections_draw_every_figure_in_order():
+    at = run_page({"section": "all"})
+    assert [k.removeprefix("_chart_") for k in chart_keys(at)] == [k for keys in SECTION_CHARTS.values() for k in keys]
+
+
+def test_the_default_section_is_the_schedule_and_stays_out_of_the_url():
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.switch_page(PAGE)
+    at.run()
+    assert [k.removeprefix("_chart_") for k in chart_keys(at)] == SECTION_CHARTS["schedule"]
+    assert "section" not in at.query_params
+
+
+def test_a_bad_section_names_the_parameter_and_its_choices_and_opens_the_first():
+    at = run_page({"section": "figure9"})
+    warning = " ".join(w.value for w in at.warning)
+    assert "'section'" in warning and "figure9" in warning
+    assert "schedule, measured, forward, generation, own_data, all" in warning
+    assert [k.removeprefix("_chart_") for k in chart_keys(at)] == SECTION_CHARTS["schedule"]
+
+
+@pytest.mark.parametrize("step_no", [1, 4, 6])
+def test_a_lesson_step_opens_its_section(step_no):
+    from explainers.lessons import SCHEDULE
+
+    at = AppTest.from_file("../app.py", default_timeout=120)
+    at.query_params["lesson"] = str(step_no)
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    section = SCHEDULE[step_no - 1].section
+    assert [k.removeprefix("_chart_") for k in chart_keys(at)] == SECTION_CHARTS[section]

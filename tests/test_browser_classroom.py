@@ -46,7 +46,7 @@ def test_presenter_view_enlarges_and_hides_controls(server, page):
 
 
 def test_csv_export_holds_the_figure_data_and_pack_opens(server, page):
-    page.goto(f"{server.url}/noise_schedule?schedule=linear&T=200")
+    page.goto(f"{server.url}/noise_schedule?schedule=linear&T=200&section=all")
     wait_for_app(page)
     find_beta = ("() => [...document.querySelectorAll('.js-plotly-plot')].find(p => p._fullLayout && "
                  "p._fullLayout.annotations.length && p._fullLayout.annotations[0].text.startsWith('β_t'))")

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_upload_a_bad_file_then_a_good_one_and_fine_tune(server, page, tmp_path):
-    page.goto(f"{server.url}/noise_schedule")
+    page.goto(f"{server.url}/noise_schedule?section=own_data")
     wait_until_settled(page)
     uploader = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
     bad = tmp_path / "photo.csv"

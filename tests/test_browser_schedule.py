@@ -14,7 +14,7 @@ def first_trace_len(page) -> int:
 
 def test_deep_link_then_keyboard_slider_changes_chart(server, page):
     # First request on this fresh server is the deep link itself (the legacy-pages pitfall).
-    page.goto(f"{server.url}/noise_schedule?schedule=linear&schedule=cosine&T=500&ztsnr=true")
+    page.goto(f"{server.url}/noise_schedule?schedule=linear&schedule=cosine&T=500&ztsnr=true&section=all")
     wait_for_app(page)
     assert page.get_by_role("heading", name="VP noise schedules").is_visible()
     # The app's own sidebar (device readout) is there, so app.py's navigation ran, not legacy mode.
@@ -77,3 +77,38 @@ def test_server_turns_nagle_off_on_its_websockets(server, page):
     page.goto(f"{server.url}/noise_schedule?T=100")
     wait_for_app(page)
     assert f"TCP_NODELAY set on the server's sockets (port {server.port})" in server.log.read_text()
+
+
+def chart_titles(page) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                         ".map(p => (p.layout && p.layout.title && p.layout.title.text) || '')")
+
+
+def open_tab(page, label: str, n_charts: int) -> None:
+    page.get_by_role("tab", name=label).click()
+    wait_for_app(page)
+    page.wait_for_function(f"() => document.querySelectorAll('.js-plotly-plot').length === {n_charts}", timeout=30_000)
+
+
+def test_one_section_at_a_time_in_the_url_and_its_controls_keep_their_values(server, page):
+    page.goto(f"{server.url}/noise_schedule?T=500&t=120")
+    wait_for_app(page)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 3", timeout=30_000)
+    assert "section=" not in page.url  # the default section: figures 1-3
+    assert page.get_by_role("tab", name="1–3 · Schedule and SNR").get_attribute("aria-selected") == "true"
+
+    open_tab(page, "5 · At step t", 4)
+    assert "section=forward" in page.url
+    assert any("t = 120" in title for title in chart_titles(page))
+    slider = page.get_by_role("slider", name="Time step t")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => location.search.includes('t=121')", timeout=30_000)
+    wait_for_app(page)
+
+    open_tab(page, "1–3 · Schedule and SNR", 3)
+    assert "section=" not in page.url
+    open_tab(page, "5 · At step t", 4)
+    page.wait_for_function("() => [...document.querySelectorAll('.js-plotly-plot')]"
+                           ".some(p => (p.layout?.title?.text || '').includes('t = 121'))", timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0

@@ -1,5 +1,7 @@
 """Saved deep links reproduce the same figures: the data of every trace each link draws is compared with
 what the same link drew when tests/data/deep_links.json was written (before the page-state redesign).
+The schedule page has since shown one section at a time: a saved link now opens its first section, and the
+same link with ?section=all draws every figure the saved link drew.
 
 Regenerate only when a figure's data is meant to change, and say why in the commit:
     .venv/bin/python tests/test_deep_links.py
@@ -70,19 +72,38 @@ def figures_of(page: str, query: dict) -> list[list]:
     return [digest(spec) for spec in chart_specs(run_page_file(page, query))]
 
 
-@pytest.mark.parametrize("index", range(len(LINKS)), ids=[f"{p}?{'&'.join(q)}"[:60] for p, q in LINKS])
-def test_saved_deep_link_draws_the_same_figures(index):
-    page, query = LINKS[index]
-    saved = json.loads(SAVED.read_text())[index]
-    assert saved["page"] == page and saved["query"] == query
-    now = figures_of(page, query)
-    assert len(now) == len(saved["figures"]), "a figure was added or removed"
-    for k, (a, b) in enumerate(zip(now, saved["figures"])):
+def every_figure(page: str, query: dict) -> dict:
+    """The query that draws every figure of the page: the schedule page's sections all open."""
+    return {**query, "section": "all"} if page == "noise_schedule" else query
+
+
+def assert_same_figures(now: list, saved: list) -> None:
+    assert len(now) == len(saved), "a figure was added or removed"
+    for k, (a, b) in enumerate(zip(now, saved)):
         assert len(a) == len(b), f"figure {k}: number of traces"
         for ta, tb in zip(a, b):
             assert [x[:3] for x in ta] == [x[:3] for x in tb], f"figure {k}: trace shape"
             np.testing.assert_allclose([x[3:] for x in ta], [x[3:] for x in tb], rtol=1e-4, atol=1e-6,
                                        err_msg=f"figure {k}")
+
+
+@pytest.mark.parametrize("index", range(len(LINKS)), ids=[f"{p}?{'&'.join(q)}"[:60] for p, q in LINKS])
+def test_saved_deep_link_draws_the_same_figures(index):
+    page, query = LINKS[index]
+    saved = json.loads(SAVED.read_text())[index]
+    assert saved["page"] == page and saved["query"] == query
+    assert_same_figures(figures_of(page, every_figure(page, query)), saved["figures"])
+
+
+SCHEDULE_LINKS = [i for i, (page, _) in enumerate(LINKS) if page == "noise_schedule"]
+
+
+@pytest.mark.parametrize("index", SCHEDULE_LINKS)
+def test_a_saved_schedule_link_opens_its_first_section_with_the_same_figures(index):
+    """Figures 1-3 (the schedule, variance split, SNR) are the first three the saved link drew."""
+    page, query = LINKS[index]
+    saved = json.loads(SAVED.read_text())[index]
+    assert_same_figures(figures_of(page, query), saved["figures"][:3])
 
 
 if __name__ == "__main__":
@@ -92,5 +113,6 @@ if __name__ == "__main__":
     configure_threads(1)  # one torch thread, as tests/conftest.py sets it
 
     SAVED.parent.mkdir(exist_ok=True)
-    SAVED.write_text(json.dumps([{"page": p, "query": q, "figures": figures_of(p, q)} for p, q in LINKS]))
+    SAVED.write_text(json.dumps([{"page": p, "query": q, "figures": figures_of(p, every_figure(p, q))}
+                                 for p, q in LINKS]))
     print("wrote", SAVED)

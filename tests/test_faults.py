@@ -34,7 +34,7 @@ def test_server_restart_mid_lesson_brings_back_the_same_step_and_figures(page):
         wait_for_app(page)
         page.get_by_text("Lesson · step 4 of 6").wait_for()
         url = page.url
-        before = figure_data(page, 7)
+        before = figure_data(page, 1)  # step 4 opens section 4: the measured variance
     finally:
         first.stop()
 
@@ -45,7 +45,7 @@ def test_server_restart_mid_lesson_brings_back_the_same_step_and_figures(page):
         wait_for_app(page)
         assert page.url == url
         assert page.get_by_text("Lesson · step 4 of 6").is_visible()
-        assert figure_data(page, 7) == before
+        assert figure_data(page, 1) == before
     finally:
         second.stop()
 
@@ -192,7 +192,7 @@ FRAME_CMD = "python -m explainers.train video"
 RING8_CMD = "python -m explainers.train toy2d --dataset ring8"
 # (page, query, checkpoint file the page needs, rebuild command)
 CASES = [
-    ("noise_schedule", {}, "denoiser2d_ring8.pt", RING8_CMD),
+    ("noise_schedule", {"section": "all"}, "denoiser2d_ring8.pt", RING8_CMD),
     ("backward_noise_init", {"n_frames": "8"}, "frame_model.pt", FRAME_CMD),
     ("spectral_norm", {}, "frame_model.pt", FRAME_CMD),  # the conv section uses the frame model
     ("spectral_norm", {"model": "frame_model"}, "frame_model.pt", FRAME_CMD),
@@ -229,7 +229,7 @@ def test_bad_checkpoint_shows_an_error_naming_the_file_and_the_rebuild_command(
         assert any(re.search("corrupt|could not be loaded", e) for e in errors), errors
 
 
-@pytest.mark.parametrize("page,query", [("noise_schedule", {}), ("backward_noise_init", {"n_frames": "8"}),
+@pytest.mark.parametrize("page,query", [("noise_schedule", {"section": "all"}), ("backward_noise_init", {"n_frames": "8"}),
                                         ("spectral_norm", {"model": "denoiser2d"})])
 def test_empty_checkpoint_folder_fails_gracefully_on_every_page(tmp_path, monkeypatch, clean_caches, page, query):
     monkeypatch.setenv("NOISE_LAB_CHECKPOINTS", str(tmp_path))

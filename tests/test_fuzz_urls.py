@@ -399,9 +399,11 @@ def test_classroom_flags_never_raise_and_name_bad_values(page, fake_st):
 # ---------------------------------------------------------------------------------------------
 
 def run_page(page: str, query: dict) -> AppTest:
+    """The page at `query`; the schedule page with every section open (so every control is drawn) unless the
+    query names one."""
     if page == "noise_schedule":
         at = AppTest.from_file("../app.py", default_timeout=180)
-        at.query_params.update(query)
+        at.query_params.update({"section": ["all"], **query})
         at.switch_page(f"pages/{page}.py")
     else:  # as the other AppTest files do: the page on its own
         at = AppTest.from_file(f"../pages/{page}.py", default_timeout=180)

@@ -38,11 +38,11 @@ def test_one_sessions_actions_do_not_change_another_sessions_view(server, chromi
     ctx_b = chromium.new_context(viewport={"width": 1400, "height": 1000})
     try:
         # B first: the default views of both pages.
-        b_schedule, schedule_before = open_view(ctx_b, f"{server.url}/noise_schedule", N_FIGURES["noise_schedule"])
+        b_schedule, schedule_before = open_view(ctx_b, f"{server.url}/noise_schedule?section=all", N_FIGURES["noise_schedule"])
         b_spectral, spectral_before = open_view(ctx_b, f"{server.url}/spectral_norm", N_FIGURES["spectral_norm"])
 
         # A: move the schedule page's T slider with the keyboard.
-        a_schedule, a_schedule_before = open_view(ctx_a, f"{server.url}/noise_schedule", N_FIGURES["noise_schedule"])
+        a_schedule, a_schedule_before = open_view(ctx_a, f"{server.url}/noise_schedule?section=all", N_FIGURES["noise_schedule"])
         assert a_schedule_before == schedule_before  # same link, same view
         slider = a_schedule.get_by_role("slider", name="Diffusion steps T")
         slider.focus()

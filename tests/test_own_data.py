@@ -14,7 +14,7 @@ def own_captions(at):
 
 
 def test_a_sketch_is_fine_tuned_and_sampled_with_the_pages_schedule():
-    at = run_page_file("noise_schedule", {"schedule": "linear"})
+    at = run_page_file("noise_schedule", {"schedule": "linear", "section": "own_data"})
     at.radio(key="_own_source").set_value("sketch").run()
     assert not own_captions(at)  # nothing fine-tuned yet
     at.button(key="_own_train").click().run()

@@ -34,7 +34,7 @@ def test_a_hand_edited_pin_is_a_notice_not_a_crash(pin, says):
 
 
 def test_a_pinned_link_on_the_schedule_page_compares_every_key_number():
-    at = run_page_file("noise_schedule", {"schedule": "sigmoid", "pin": "schedule=linear"})
+    at = run_page_file("noise_schedule", {"schedule": "sigmoid", "pin": "schedule=linear", "section": "all"})
     table = markdown_with(at, "| key number |")
     assert "| schedule 1 | linear | sigmoid | — |" in table
     for label in ("ᾱ at t = T/2, schedule 1", "log-density gap to the data, schedule 1",
@@ -42,3 +42,18 @@ def test_a_pinned_link_on_the_schedule_page_compares_every_key_number():
         row = next(line for line in table.splitlines() if line.startswith(f"| {label} |"))
         a, b, diff = (cell.strip() for cell in row.split("|")[2:5])
         assert float(diff) == pytest.approx(float(b) - float(a), abs=2e-3), row
+
+
+def test_a_section_opened_after_pinning_draws_a_under_b_too():
+    """A pinned link draws A for the open section; opening another section draws A for its charts as well."""
+    from devtools import chart_specs
+
+    at = run_page_file("noise_schedule", {"schedule": "sigmoid", "pin": "schedule=linear"})
+    assert all(any(t.get("name", "").startswith("A: ") for t in spec["data"]) for spec in chart_specs(at))
+    at.session_state["_section_wanted_noise_schedule"] = "generation"  # what a click on the tab does
+    at.run()
+    specs = chart_specs(at)
+    assert len(specs) == 3  # figures 6 and 7: the samples, the step rug, the exact sampling
+    assert all(any(t.get("name", "").startswith("A: ") for t in spec["data"]) for spec in specs)
+    table = markdown_with(at, "| key number |")
+    assert "| log-density gap to the data, schedule 1 |" in table

@@ -15,7 +15,7 @@ import streamlit as st
 
 from ui.classroom import (CLASSROOM_KEYS, FIT_CSS, PRESENT_CSS, classroom_flags, keep_lesson_changes_in_url,  # noqa: F401
                           lesson_panel, plain_page_view, share_and_export)
-from ui.controls import (DRAWN_KEY, explanation, level_selector, misconceptions, read_view, show_notices,  # noqa: F401
+from ui.controls import (DRAWN_KEY, explanation, level_selector, misconceptions, read_view, sections, show_notices,  # noqa: F401
                          url_notices, widget)
 from ui.figures import Timer, code_snippets, cost_readout, figure, start_figures  # noqa: F401
 from ui.process import device_info, fix_first_run_mode, on_device, training_slot  # noqa: F401

@@ -15,7 +15,7 @@ import streamlit as st
 from explainers.state import Param, quote_value, url_strings
 
 
-CLASSROOM_KEYS = ("lesson", "present", "hide", "class", "pin")
+CLASSROOM_KEYS = ("lesson", "present", "hide", "class", "pin", "section")
 
 
 PRESENT_SCALE = 1.35  # figures grow by this much in presenter view
@@ -26,10 +26,12 @@ def _query_value(key: str) -> str | None:
     return values[-1] if values else None
 
 
-def _apply_step(step, page_keys: set[str], only_missing: bool) -> None:
+def _apply_step(step, page: str, page_keys: set[str], only_missing: bool) -> None:
     for key, value in step.params.items():
         if key in page_keys and not (only_missing and key in st.query_params):
             st.session_state[key] = list(value) if isinstance(value, tuple) else value
+    if step.section and not (only_missing and "section" in st.query_params):
+        st.session_state[f"_section_wanted_{page}"] = step.section  # ui.controls.sections opens it
 
 
 _PAGE_PARAMS: dict[str, dict[str, Param]] = {}  # each page's URL parameters by key, recorded by classroom_flags()
@@ -101,7 +103,7 @@ def classroom_flags(page: str, params: Iterable[Param]) -> list[str]:
                            f"{quote_value(raw)}, so no lesson step is open.")
     applied_key = f"_lesson_applied_{page}"
     if step_no and st.session_state.get(applied_key) != step_no:
-        _apply_step(steps[step_no - 1], page_keys, only_missing=applied_key not in st.session_state)
+        _apply_step(steps[step_no - 1], page, page_keys, only_missing=applied_key not in st.session_state)
         st.session_state[applied_key] = step_no
     st.session_state[f"_lesson_step_{page}"] = step_no
 
@@ -183,7 +185,7 @@ def lesson_panel(page: str) -> None:
         else:
             st.query_params["lesson"] = str(k)
             page_keys = set(steps[k - 1].params)
-            _apply_step(steps[k - 1], page_keys, only_missing=False)
+            _apply_step(steps[k - 1], page, page_keys, only_missing=False)
             st.session_state[f"_lesson_applied_{page}"] = k
 
     from ui import predict

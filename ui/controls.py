@@ -13,7 +13,7 @@ from typing import Iterable
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from explainers.state import Param, build_view, read_url, url_strings
+from explainers.state import Param, build_view, quote_value, read_url, url_strings
 from ui.classroom import CLASSROOM_KEYS
 
 
@@ -213,3 +213,44 @@ def show_notices(page: str, notices: list[str]) -> None:
         if st.button("Dismiss URL notices", key=f"_dismiss_{page}"):
             st.session_state[f"_url_notices_{page}"] = []
             st.rerun()
+
+
+SECTION_KEY = "section"  # the URL key of a page's open section
+
+
+def sections(page: str, choices: dict[str, str]) -> tuple[str, object]:
+    """The page's sections as tabs, one open at a time: returns (its id, its tab) to draw into.
+
+    `choices` maps each section's URL id to its tab label; the first is the default, and a section
+    whose id is "all" shows every other one. Only the open tab's content runs (Streamlit's lazy tabs,
+    on_change="rerun"), so a slider move recomputes and resends only the figures a viewer can see: the
+    whole page at once was seven to eleven charts per move (docs/PERFORMANCE.md, "Sections").
+    The open section is in the URL as ?section=<id> (left out for the default), so a link opens it; a
+    lesson step opens its own (explainers/lessons.py, Step.section).
+    """
+    ids = list(choices)
+    state = f"_section_{page}"
+    wanted = st.session_state.pop(f"_section_wanted_{page}", None)  # set by a lesson step
+    if wanted in choices:
+        st.session_state[state] = choices[wanted]
+    elif state not in st.session_state:  # first run of this page in this session: the URL decides
+        raw = st.query_params.get_all(SECTION_KEY)
+        value = raw[-1] if raw else ids[0]
+        if value not in choices:
+            notices = st.session_state.setdefault(f"_url_notices_{page}", [])
+            line = (f"URL parameter '{SECTION_KEY}' must be one of {', '.join(ids)}; got {quote_value(value)}, "
+                    f"so the first section is open.")
+            if line not in notices:
+                notices.append(line)  # shown with the URL's other notices from the next run on
+                st.warning(line, icon=":material/warning:")
+            value = ids[0]
+        st.session_state[state] = choices[value]
+    tabs = st.tabs(list(choices.values()), key=state, on_change="rerun")
+    open_id = next((i for i, tab in zip(ids, tabs) if tab.open), ids[0])
+    wanted_url = [] if open_id == ids[0] else [open_id]
+    if st.query_params.get_all(SECTION_KEY) != wanted_url:
+        if wanted_url:
+            st.query_params[SECTION_KEY] = open_id
+        else:
+            del st.query_params[SECTION_KEY]
+    return open_id, tabs[ids.index(open_id)]

@@ -26,10 +26,14 @@ def _set(page: str, name: str, value) -> None:
 
 
 def pinned_figure(page: str, key: str):
-    """A's figure for the chart named `key`, or None (nothing pinned, or A is being drawn now)."""
+    """A's figure for the chart named `key`, or None (nothing pinned, or A is being drawn now).
+    A chart that A never drew (a section opened after pinning) is noted: finish() then draws A for it."""
     if _state(page, "phase") == "draw_a":
         return None
-    return (_state(page, "figures") or {}).get(key)
+    figures = _state(page, "figures")
+    if figures is not None and key not in figures and key not in (_state(page, "tried") or set()):
+        st.session_state.setdefault(f"_pin_missing_{page}", set()).add(key)
+    return (figures or {}).get(key)
 
 
 def record(page: str, key: str, fig) -> None:
@@ -56,6 +60,7 @@ def start(page: str, params) -> list[str]:
 
     st.session_state[f"_pin_numbers_now_{page}"] = {}
     st.session_state[f"_pin_latest_{page}"] = {}
+    st.session_state[f"_pin_missing_{page}"] = set()
     apply_pending(page)
     raw = st.query_params.get(PIN_KEY)
     if raw is None:
@@ -83,10 +88,17 @@ def apply_pending(page: str) -> None:
 
 
 def finish(page: str, params) -> None:
-    """At the end of the page: keep A after the run that drew it, or start drawing A for a new pin."""
+    """At the end of the page: keep A after the run that drew it, or start drawing A for a new pin, or for
+    charts A has not drawn yet (a section of the page opened after pinning: A's figures are added to it)."""
     phase = _state(page, "phase")
+    missing = st.session_state.get(f"_pin_missing_{page}", set())
+    if phase is None and missing and _state(page, "a_values") is not None:
+        _set(page, "tried", (_state(page, "tried") or set()) | missing)  # each chart once: A may not draw it
+        _set(page, "merge", True)
+        phase = "wanted"
     if phase == "draw_a":
-        _keep(page, st.query_params.get(PIN_KEY))
+        _keep(page, st.query_params.get(PIN_KEY), merge=bool(_state(page, "merge")))
+        _set(page, "merge", False)
         st.session_state["_pin_pending"] = {"page": page, "phase": None, "values": _state(page, "restore")}
         st.rerun()
     elif phase == "wanted":
@@ -95,10 +107,14 @@ def finish(page: str, params) -> None:
         st.rerun()
 
 
-def _keep(page: str, query: str | None) -> None:
-    _set(page, "figures", dict(st.session_state.get(f"_pin_latest_{page}", {})))
-    _set(page, "numbers", dict(st.session_state.get(f"_pin_numbers_now_{page}", {})))
+def _keep(page: str, query: str | None, merge: bool = False) -> None:
+    """A's figures and numbers are what this run drew; with `merge`, added to the ones A already had."""
+    old_figures, old_numbers = (_state(page, "figures") or {}, _state(page, "numbers") or {}) if merge else ({}, {})
+    _set(page, "figures", {**old_figures, **st.session_state.get(f"_pin_latest_{page}", {})})
+    _set(page, "numbers", {**old_numbers, **st.session_state.get(f"_pin_numbers_now_{page}", {})})
     _set(page, "pin", query)
+    if not merge:
+        _set(page, "tried", set())
 
 
 def bar(page: str, params) -> None:
