@@ -1,4 +1,5 @@
-"""PNG/SVG export from a real page: click Export, then Image (PNG) or (SVG), until the download arrives.
+"""PNG/SVG export from a real page: pick a figure in the page's export menu, then click Image (PNG) or (SVG),
+until the download arrives.
 
 The first export of a server process starts Kaleido's Chromium; every later one reuses it (one warm
 renderer per process, explainers/exports.py). Budget (issue 16): every export after the first <= 1 s.
@@ -18,20 +19,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # as a script, Python puts bench/ on the path; the packages live in the root
 
 from bench._timing import machine_info, summarize  # noqa: E402
-from devtools import CHROMIUM, CHROMIUM_ARGS, Server, wait_until_settled  # noqa: E402
+from devtools import CHROMIUM, CHROMIUM_ARGS, Server, pick_option, wait_until_settled  # noqa: E402
+
+
+FIGURES = ("β_t", "cosine: signal", "SNR_t")  # the start of each figure's name in the default section
 
 
 def export_once(page, index: int, fmt: str) -> float:
-    """Seconds from the click on 'Image (fmt)' in the index-th Export menu to the finished download."""
-    page.get_by_role("button", name="Export").nth(index).click()
+    """Seconds from the click on 'Image (fmt)' for the index-th of FIGURES in the export menu to the finished
+    download."""
+    pick_option(page, "Export one figure", FIGURES[index])
+    wait_until_settled(page)
     start = time.perf_counter()
     with page.expect_download(timeout=60_000) as download:
-        page.get_by_role("button", name=f"Image ({fmt})").last.click()
+        page.get_by_role("button", name=f"Image ({fmt})").click()
     download.value.path()  # waits for the whole file
-    elapsed = time.perf_counter() - start
-    page.keyboard.press("Escape")
-    page.wait_for_timeout(300)
-    return elapsed
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -47,6 +50,7 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
             page.goto(f"{server.url}/noise_schedule")
             wait_until_settled(page)
+            page.get_by_text("Share this view and export its figures").click()
             first = export_once(page, 0, "PNG")
             later = {"PNG": [], "SVG": []}
             for i in range(args.repeats):

@@ -13,6 +13,7 @@ from devtools.browser import (
     FIRST_CHART,
     FIRST_CHART_X_LEN,
     figure_data,
+    pick_option,
     script_state,
     wait_for_app,
     wait_until_settled,
@@ -22,6 +23,6 @@ from devtools.live_server import ARTIFACTS, ROOT, Server, free_port, stop_proces
 
 __all__ = [
     "ARTIFACTS", "CHROMIUM", "CHROMIUM_ARGS", "FIRST_CHART", "FIRST_CHART_X_LEN", "ROOT", "Server",
-    "chart_by_title", "chart_specs", "decoded", "figure_data", "free_port", "run_page", "run_page_file",
+    "chart_by_title", "chart_specs", "decoded", "figure_data", "free_port", "pick_option", "run_page", "run_page_file",
     "script_state", "stop_process", "wait_for_app", "wait_healthy", "wait_until_settled",
 ]

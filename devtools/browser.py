@@ -77,3 +77,31 @@ def figure_data(page, n_figures: int) -> list:
     data = page.evaluate(FIGURE_DATA_JS)
     assert len(data) >= n_figures and all(data)
     return data
+
+
+def pick_option(page, label: str, text: str) -> None:
+    """Choose the option of the st.selectbox labelled `label` whose text contains `text`, by keyboard: open the
+    list, move to the option, take it with Enter. (A click on an option scrolls the page, which closes the list
+    before the click lands.)"""
+    from playwright.sync_api import TimeoutError
+
+    box = page.get_by_role("combobox", name=label)
+    box.click()
+    focused = page.locator("[role=option][data-focused=true]")
+    for _ in range(5):  # the first press or two may only open the list
+        box.press("ArrowDown")
+        try:
+            focused.wait_for(timeout=1000)
+            break
+        except TimeoutError:
+            continue
+    options = page.locator("[role=option]").all_text_contents()
+    target = next((i for i, o in enumerate(options) if text in o), None)
+    if target is None:
+        raise LookupError(f"no option containing {text!r} in {label!r}: {options}")
+    now = options.index(focused.text_content())
+    for _ in range(abs(target - now)):
+        box.press("ArrowDown" if target > now else "ArrowUp")
+    page.wait_for_function("(text) => document.querySelector('[role=option][data-focused=true]')?.textContent"
+                           ".includes(text)", arg=text)
+    box.press("Enter")

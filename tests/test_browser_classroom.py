@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from devtools import ARTIFACTS, wait_for_app, wait_until_settled
+from devtools import ARTIFACTS, pick_option, wait_for_app, wait_until_settled
 
 pytestmark = pytest.mark.browser
 
@@ -52,16 +52,15 @@ def test_csv_export_holds_the_figure_data_and_pack_opens(server, page):
                  "p._fullLayout.annotations.length && p._fullLayout.annotations[0].text.startsWith('β_t'))")
     page.wait_for_function(find_beta)
     plotted = page.evaluate(f"() => Array.from(({find_beta})()._fullData[0].y)")
-    page.get_by_role("button", name="Export").first.click()
+    page.get_by_text("Share this view and export its figures").click()
+    pick_option(page, "Export one figure", "β_t")  # the page's one export menu: a figure, then a format
     with page.expect_download() as info:
         page.get_by_role("button", name="Data (CSV)").click()
     rows = list(csv.DictReader(io.StringIO(open(info.value.path()).read())))
     betas = [float(r["y"]) for r in rows if r["trace"] == "0"]
     np.testing.assert_allclose(betas, plotted, rtol=1e-6)
     assert len(betas) == 200
-    page.keyboard.press("Escape")
 
-    page.get_by_text("Share this view and export its figures").click()
     link = page.locator("code").filter(has_text="/noise_schedule?").first.inner_text()
     assert "schedule=linear" in link and "T=200" in link
     with page.expect_download(timeout=120_000) as info:

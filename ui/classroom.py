@@ -236,6 +236,27 @@ def _resolved(extra: dict | None) -> dict | None:
     return None if extra is None else {name: data() if callable(data) else data for name, data in extra.items()}
 
 
+def export_one(page: str, figures: list) -> None:
+    """One figure of this view as CSV (its data), PNG or SVG: pick it, then the format. One menu for the page,
+    not one per figure: its buttons are drawn only once a figure is picked, so a rerun sends two elements."""
+    from explainers.exports import figure_csv, figure_image, slug
+
+    by_name = {name: fig for name, fig, _ in figures}
+    name = st.selectbox("Export one figure", list(by_name), index=None, placeholder="Choose a figure…",
+                        key=f"_export_pick_{page}",
+                        help="Also: the camera icon above each chart saves it as a PNG at once.")
+    if name is None or name not in by_name:
+        return
+    fig, stem = by_name[name], slug(name)
+    row = st.container(horizontal=True, wrap=True)
+    row.download_button("Data (CSV)", data=lambda: figure_csv(fig), file_name=f"{stem}.csv", mime="text/csv",
+                        on_click="ignore", key=f"_csv_{page}")
+    row.download_button("Image (PNG)", data=lambda: figure_image(fig, "png"), file_name=f"{stem}.png",
+                        mime="image/png", on_click="ignore", key=f"_png_{page}")
+    row.download_button("Image (SVG)", data=lambda: figure_image(fig, "svg"), file_name=f"{stem}.svg",
+                        mime="image/svg+xml", on_click="ignore", key=f"_svg_{page}")
+
+
 def share_and_export(page: str, extra: dict | None = None) -> None:
     """'Copy link' for this view, and a one-click zip of every figure on the page (CSV, PNG, SVG)."""
     from explainers.exports import figure_pack
@@ -259,5 +280,6 @@ def share_and_export(page: str, extra: dict | None = None) -> None:
             f"Download the figure pack ({len(figures)} figures: CSV + PNG + SVG, zip)",
             data=lambda: figure_pack(figures, link=link, extra=_resolved(extra)), file_name=f"noise_lab_{page}.zip",
             mime="application/zip", icon=":material/folder_zip:", key=f"_pack_{page}", on_click="ignore")
+        export_one(page, figures)
     if page in _PAGE_PARAMS:
         pin.finish(page, list(_PAGE_PARAMS[page].values()))

@@ -1,4 +1,4 @@
-"""Figures on a page: the live chart, its one-line caption and its Export menu, and the cost readout.
+"""Figures on a page: the live chart and its one-line caption, and the cost readout.
 
 Every figure a page shows goes through `figure`, which also records it for the page's figure pack
 (ui/classroom.py's share_and_export). The chart itself is drawn by ui/live_chart.py.
@@ -28,12 +28,12 @@ def _figure_name(fig, caption: str) -> str:
 
 
 def figure(fig, caption: str, key: str | None = None, page: str | None = None) -> None:
-    """A chart, the one-line text caption that says what it shows (with its key numbers), and an
-    Export menu: the figure's data as CSV, and the figure as PNG or SVG.
+    """A chart and the one-line text caption that says what it shows (with its key numbers). The figure
+    is registered for the page's export menu (its data as CSV, the figure as PNG or SVG) and figure pack.
 
     `key` names the chart on the page: the browser updates the chart with that name in place when the
     figure changes (ui/live_chart.py). Give one wherever the figure's title changes with the controls."""
-    from explainers.exports import figure_csv, figure_image, slug
+    from explainers.exports import slug
     from explainers.figures import with_pinned
     from ui import live_chart, pin
 
@@ -51,17 +51,9 @@ def figure(fig, caption: str, key: str | None = None, page: str | None = None) -
     name = _figure_name(fig, caption)
     live_chart.show(fig, key=chart, own_fonts=present, config={
         "displaylogo": False, "toImageButtonOptions": {"format": "png", "filename": slug(name), "scale": 2}})
-    # One row: the caption takes what the Export button (at its natural width) leaves, even in half-width columns.
-    row = st.container(horizontal=True, wrap=False, vertical_alignment="top")
-    row.caption(caption, width="stretch")
-    with row.popover("Export", icon=":material/download:", width="content"):
-        stem = slug(name)
-        st.download_button("Data (CSV)", data=lambda: figure_csv(fig), file_name=f"{stem}.csv", mime="text/csv",
-                           on_click="ignore", key=f"_csv_{stem}_{key}")
-        st.download_button("Image (PNG)", data=lambda: figure_image(fig, "png"), file_name=f"{stem}.png",
-                           mime="image/png", on_click="ignore", key=f"_png_{stem}_{key}")
-        st.download_button("Image (SVG)", data=lambda: figure_image(fig, "svg"), file_name=f"{stem}.svg",
-                           mime="image/svg+xml", on_click="ignore", key=f"_svg_{stem}_{key}")
+    # The caption alone under the chart: each figure is exported from the page's one export menu
+    # (ui.classroom.share_and_export), not a menu of its own, which was 5 of a figure's 7 elements on every rerun.
+    st.caption(caption)
     if page:
         st.session_state.setdefault(f"_figures_{page}", {})[name] = (name, fig, caption)
         if _in_fragment():
