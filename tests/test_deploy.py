@@ -25,13 +25,11 @@ import pytest
 
 from devtools import ROOT, wait_for_app
 from devtools.dockerfile import dockerfile_instructions
+from devtools.nginx import NGINX, NGINX_CONF, nginx_in_front, port_is_free
 
 SCRIPT = ROOT / "deploy" / "run_replicas.sh"
-NGINX_CONF = ROOT / "deploy" / "nginx.conf"
 GUIDE = ROOT / "docs" / "DEPLOY.md"
 HEALTH_PATH = "/_stcore/health"
-NGINX = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)),
-                                      None)
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install -y nginx)")
 
 
@@ -39,15 +37,6 @@ def get(url: str, headers: dict | None = None, timeout: float = 10) -> tuple[int
     request = urllib.request.Request(url, headers=headers or {})
     with urllib.request.urlopen(request, timeout=timeout) as r:
         return r.status, {k.lower(): v for k, v in r.headers.items()}, r.read()
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def free_consecutive_ports(k: int) -> int:
@@ -117,40 +106,6 @@ def test_nginx_config_is_valid():
                                   "-g", f"pid {tmp}/nginx.pid;"], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stderr
     assert "syntax is ok" in checked.stderr and "test is successful" in checked.stderr
-
-
-def nginx_conf_for_test(conf: str, listen: int, upstreams: list[int], tmp: Path) -> str:
-    """The shipped configuration with only its ports, logs and temp paths changed."""
-    assert conf.count("listen 80;") == 1
-    conf = conf.replace("listen 80;", f"listen 127.0.0.1:{listen};")
-    lines = re.findall(r"^\s*server 127\.0\.0\.1:\d+ .*;$", conf, flags=re.M)
-    assert len(lines) == 3
-    conf = conf.replace(lines[0], "\n".join(re.sub(r":\d+ ", f":{p} ", lines[0]) for p in upstreams))
-    for line in lines[1:]:
-        conf = conf.replace(line + "\n", "")
-    paths = "".join(f"    {kind}_temp_path {tmp}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-    return conf.replace("http {\n", f"http {{\n    access_log {tmp}/access.log;\n{paths}", 1)
-
-
-@contextlib.contextmanager
-def nginx_in_front(upstreams: list[int]):
-    tmp = Path(tempfile.mkdtemp(prefix="noise-lab-nginx-"))
-    tmp.chmod(0o755)  # nginx's workers (nobody, when started as root) write their temp files here
-    port = free_consecutive_ports(1)
-    (tmp / "nginx.conf").write_text(nginx_conf_for_test(NGINX_CONF.read_text(), port, upstreams, tmp))
-    proc = subprocess.Popen([NGINX, "-c", str(tmp / "nginx.conf"), "-p", str(tmp), "-e", str(tmp / "error.log"),
-                             "-g", f"daemon off; pid {tmp}/nginx.pid;"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 10
-        while port_is_free(port):
-            assert proc.poll() is None and time.time() < deadline, (tmp / "error.log").read_text()
-            time.sleep(0.1)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def websocket_handshake(port: int, host: str) -> bytes:

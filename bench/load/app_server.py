@@ -54,8 +54,9 @@ main(prog_name="streamlit")
 class LoadServer:
     """A freshly started `streamlit run app.py` on a free localhost port (like devtools' Server, plus the hooks)."""
 
-    def __init__(self, env: dict, flags: list[str], instrument: bool = True, cpus: set[int] | None = None):
-        self.port = free_port()
+    def __init__(self, env: dict, flags: list[str], instrument: bool = True, cpus: set[int] | None = None,
+                 port: int | None = None):
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         ARTIFACTS.mkdir(exist_ok=True)
         self.log = ARTIFACTS / f"load-server-{self.port}.log"
@@ -79,16 +80,18 @@ class LoadServer:
         stop_process(self.proc)
 
 
-def server_latencies(events_path: Path | None, t_from: float, t_to: float) -> list[dict]:
+def server_latencies(events_path: Path | list[Path] | None, t_from: float, t_to: float) -> list[dict]:
     """Each rerun request received in [t_from, t_to]: its kind (nav: a session's first request; next: the
     lesson's Next button; train: another button on the spectral page; class scenario: submit, the
     prediction's button; pick, another widget inside a fragment; auto, a fragment's timer), the seconds to
     the last script_finished sent before the session's next request (none for a request merged into the
     next one), and the script threads' CPU seconds."""
-    if events_path is None or not events_path.exists():
+    paths = events_path if isinstance(events_path, list) else [events_path]
+    paths = [p for p in paths if p is not None and p.exists()]  # one file per replica with --replicas
+    if not paths:
         return []
     by_session: dict[str, list[dict]] = {}
-    for line in events_path.read_text().splitlines():
+    for line in (line for p in paths for line in p.read_text().splitlines()):
         try:
             e = json.loads(line)
         except ValueError:

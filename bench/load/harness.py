@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -75,8 +76,10 @@ async def drive(base: str, args, sampler: Sampler, out: dict, scenario) -> dict:
             for name, seed in (("warmup", 0), ("solo", 1))[2 - args.warmup_sessions:]:
                 rec = Recorder()
                 cpu0, t0, wall = tree_stats(sampler.pid)[1], time.time(), time.perf_counter()
-                await scenario.session(clients, base, -1, rec, random.Random(seed),
-                                       think_s=min(1.0, args.think_seconds))
+                # With --replicas, the warm-up goes to each replica directly: the proxy would warm one at random.
+                for url in (getattr(args, "replica_urls", None) or [base]) if name == "warmup" else [base]:
+                    await scenario.session(clients, url, -1, rec, random.Random(seed),
+                                           think_s=min(1.0, args.think_seconds))
                 out[name] = {"s": round(time.perf_counter() - wall, 1), "t": [t0, time.time()],
                              "server_cpu_s": round(tree_stats(sampler.pid)[1] - cpu0, 2),
                              "timings": rec.timings, "errors": rec.errors}
@@ -164,6 +167,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--after-seconds", type=float, default=60.0, help="RSS sampling after every session closed")
     ap.add_argument("--max-seconds", type=float, default=1500.0, help="hard cap on the load phase")
     ap.add_argument("--port", type=int, help="use the server already listening on 127.0.0.1:PORT")
+    ap.add_argument("--replicas", type=int, default=1,
+                    help="start this many servers (NOISE_LAB_THREADS=1 each, server i pinned to CPU i mod the CPU "
+                         "count) behind Debian's nginx with deploy/nginx.conf, and drive the proxy, as "
+                         "deploy/run_replicas.sh and docs/DEPLOY.md run a whole machine; CPU and RSS are the "
+                         "replicas' together")
     ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", help="environment for our server")
     ap.add_argument("--server-flag", action="append", default=[], metavar="--section.option=value",
                     help="extra `streamlit run` flag for our server, e.g. --server-flag=--runner.fastReruns=false")
@@ -204,8 +212,25 @@ def main(argv=None) -> dict:
         except ValueError as err:  # more questions than the lesson has
             ap.error(f"--questions: {err}")
 
-    server, events = None, None
-    if args.port:
+    server, events, replicas = None, None, []
+    if args.replicas > 1 and args.port:
+        ap.error("--replicas starts its own servers; leave out --port")
+    if args.replicas > 1:
+        from devtools.nginx import nginx_in_front
+
+        ncpu = os.cpu_count() or 1
+        replicas = [LoadServer({"NOISE_LAB_THREADS": "1", **env}, args.server_flag, instrument=not args.no_instrument,
+                               cpus={i % ncpu}) for i in range(args.replicas)]
+        proxy = contextlib.ExitStack()
+        base = f"http://127.0.0.1:{proxy.enter_context(nginx_in_front([r.port for r in replicas]))}"
+        pid = [r.proc.pid for r in replicas]
+        args.replica_urls = [r.url for r in replicas]
+        events = [r.events for r in replicas if r.events is not None] or None
+        server_info = {"url": base, "pid": pid, "started_here": True, "replicas": [r.url for r in replicas],
+                       "env": env, "flags": args.server_flag, "instrumented": events is not None,
+                       "ready_after_s": round(max(r.ready_after_s for r in replicas), 2),
+                       "log": [str(r.log) for r in replicas]}
+    elif args.port:
         if env or args.server_flag:
             ap.error("--env and --server-flag apply to a server this script starts; leave out --port")
         base = f"http://127.0.0.1:{args.port}"
@@ -226,7 +251,7 @@ def main(argv=None) -> dict:
         os.nice(args.client_nice)
     if args.client_sched == "idle":
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    server_info["cpus"] = sorted(os.sched_getaffinity(pid))
+    server_info["cpus"] = sorted(set().union(*(os.sched_getaffinity(p) for p in (pid if replicas else [pid]))))
     sampler = Sampler(pid)
     sampler.start()
     drive_out: dict = {}
@@ -245,10 +270,16 @@ def main(argv=None) -> dict:
         sampler.stop()
         if server is not None:
             server.stop()
+        if replicas:
+            proxy.close()
+            for r in replicas:
+                r.stop()
         if store_dir is not None:
             store_dir.cleanup()
     if server is not None:
         server_info["log_tracebacks"] = server.log.read_text(errors="replace").count("Traceback")
+    if replicas:
+        server_info["log_tracebacks"] = sum(r.log.read_text(errors="replace").count("Traceback") for r in replicas)
     result = summarize(args, drive_out, sampler, server_info, events)
     result["interrupted"] = interrupted
     report(result)

@@ -25,11 +25,12 @@ def _proc_table() -> dict[int, tuple[int, int, int]]:
     return table
 
 
-def tree_pids(root: int, table: dict) -> list[int]:
+def tree_pids(root: int | list[int], table: dict) -> list[int]:
+    """The process `root` and all its descendants; with a list of roots (replicas), all of their trees."""
     children: dict[int, list[int]] = {}
     for pid, (ppid, _, _) in table.items():
         children.setdefault(ppid, []).append(pid)
-    todo, seen = [root], []
+    todo, seen = (list(root) if isinstance(root, list) else [root]), []
     while todo:
         pid = todo.pop()
         if pid in table:
@@ -38,7 +39,7 @@ def tree_pids(root: int, table: dict) -> list[int]:
     return seen
 
 
-def tree_stats(root: int) -> tuple[float, float, int]:
+def tree_stats(root: int | list[int]) -> tuple[float, float, int]:
     """(RSS MB, CPU seconds, process count) of root and all its descendants."""
     table = _proc_table()
     seen = tree_pids(root, table)
@@ -51,7 +52,7 @@ class TreeCpu:
     """CPU seconds a process tree used since the last call, counting processes that started in between
     and not losing what exited ones had used before (their last reading is kept)."""
 
-    def __init__(self, root: int):
+    def __init__(self, root: int | list[int]):
         self.root, self.last = root, {}
         self.delta(_proc_table())
 
@@ -73,7 +74,7 @@ def machine_busy() -> tuple[float, float]:
 class Sampler(threading.Thread):
     """Every `interval` s: the server tree's RSS and CPU %, the machine's CPU %, and the current phase."""
 
-    def __init__(self, pid: int, interval: float = 1.0):
+    def __init__(self, pid: int | list[int], interval: float = 1.0):
         super().__init__(daemon=True)
         self.pid, self.interval, self.phase = pid, interval, "start"
         self.samples: list[dict] = []
