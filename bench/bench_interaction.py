@@ -98,6 +98,8 @@ QUERIES = {
     ("noise_schedule", "sl_beta_end"): "schedule=scaled_linear",
     ("noise_schedule", "beta_min"): "schedule=vp_sde", ("noise_schedule", "beta_max"): "schedule=vp_sde",
     ("noise_schedule", "shift"): "contrast=flow_matching",
+    **{("noise_schedule", key): "schedule=karras" for key in ("sigma_min", "sigma_max", "rho")},
+    **{("noise_schedule", f"knot{i}"): "schedule=custom" for i in range(1, 6)},
     # The schedule page shows one section at a time (ui.sections); the sidebar's schedule controls change the
     # default one (figures 1-3), these change only the section that holds them or their figures.
     ("noise_schedule", "t"): "section=forward",
@@ -106,7 +108,8 @@ QUERIES = {
     ("spectral_norm", "threshold"): "m_D.hidden1=optional",  # D.hidden1's sigma (3.5) is above the threshold
 }
 FAMILY_PARAMETERS = "Family parameters"  # the schedule page's expander (pages/noise_schedule.py)
-IN_EXPANDER = {"beta_start", "beta_end", "sl_beta_start", "sl_beta_end", "cosine_s", "beta_min", "beta_max"}
+IN_EXPANDER = {"beta_start", "beta_end", "sl_beta_start", "sl_beta_end", "cosine_s", "beta_min", "beta_max",
+               "sigma_min", "sigma_max", "rho", "knot1", "knot2", "knot3", "knot4", "knot5"}
 
 
 def page_params() -> dict:

@@ -33,7 +33,7 @@ def _scrolled_to(page, text: str) -> None:
 
 
 def exact_answer(page, url: str) -> None:
-    page.goto(url + "/noise_schedule?schedule=linear&schedule=cosine&steps=20&step=20")
+    page.goto(url + "/noise_schedule?schedule=linear&schedule=cosine&steps=20&step=20&section=generation")
     wait_until_settled(page)
     _scrolled_to(page, "7 · The exact answer beside the model")
     page.mouse.wheel(0, -60)
