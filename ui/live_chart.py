@@ -68,23 +68,36 @@ function themed(layout, el) {
 }
 
 // Charts are drawn one at a time, with a frame painted between two of them: after a slider move the
-// first chart appears as soon as it is drawn instead of after every chart on the page. The queue holds
-// charts, each once, in the order they first asked; a chart that gets a newer figure while it waits keeps
-// its place and draws the newest (chart.__draw).
+// first chart appears as soon as it is drawn instead of after every chart on the page. The cheapest waiting
+// chart goes first (chart.__cost, below), so the page answers with what it can draw at once while subplot
+// grids and WebGL point clouds follow; drawing starts a task after the first chart asks, once the other
+// charts of the same render have asked too. A chart that gets a newer figure while it waits keeps its
+// place and draws the newest (chart.__draw).
 const queue = [];
 let draining = false;
 const nextFrame = () => new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
 async function drain() {
-  draining = true;
   while (queue.length) {
-    await queue.shift().__draw();
+    let next = 0;
+    queue.forEach((chart, i) => { if (chart.__cost < queue[next].__cost) next = i; });
+    await queue.splice(next, 1)[0].__draw();
     await nextFrame();
   }
   draining = false;
 }
 function enqueue(chart) {
   if (!queue.includes(chart)) queue.push(chart);
-  if (!draining) drain();
+  if (!draining) {
+    draining = true;
+    setTimeout(drain, 0);
+  }
+}
+
+// What a chart costs Plotly.react, roughly: each trace, each extra subplot axis, and a WebGL scene, which
+// is rebuilt on every draw (docs/PERFORMANCE.md, "Draw order").
+function costOf(spec) {
+  const axes = Object.keys(spec.layout).filter((k) => /^[xy]axis\d+$/.test(k)).length;
+  return spec.data.reduce((sum, t) => sum + (t.type === "scattergl" ? 6 : 1), 0) + axes;
 }
 
 // Streamlit calls this on every render of the page, which happens many times per script run. The figure comes
@@ -100,6 +113,7 @@ export default function ({ parentElement, data }) {
   chart.__text = text;
   const { spec, config: given, src } = JSON.parse(text);
   chart.style.height = (spec.layout.height || 340) + "px";
+  chart.__cost = costOf(spec);
   const config = {...given, responsive: true};
   chart.__draw = () => loadPlotly(src)
     .then((Plotly) => {
