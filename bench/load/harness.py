@@ -62,9 +62,10 @@ from bench.load.protocol_client import ProtocolClients
 from bench.load.results import report, summarize
 
 
-async def drive(base: str, args, sampler: Sampler, out: dict, scenario) -> dict:
+async def drive(base: str, args, sampler: Sampler, out: dict, scenario, warm_bases: list[str] | None = None) -> dict:
     """Fills `out` as it goes, so that a run stopped from outside still leaves what it measured.
-    `scenario`: LessonScenario or ClassScenario (what the sessions do, and what they share)."""
+    `scenario`: LessonScenario or ClassScenario (what the sessions do, and what they share). `warm_bases`: the
+    replicas' own URLs with --replicas, each warmed directly (through the proxy one would be warmed at random)."""
     async with (ChromiumClients if args.client == "chromium" else ProtocolClients)(args) as clients:
         # Warm-up: one session through the whole flow, alone, so that models and caches are loaded; then
         # a second one alone ("solo"): the unloaded baseline, and what one student's lesson costs the
@@ -76,8 +77,7 @@ async def drive(base: str, args, sampler: Sampler, out: dict, scenario) -> dict:
             for name, seed in (("warmup", 0), ("solo", 1))[2 - args.warmup_sessions:]:
                 rec = Recorder()
                 cpu0, t0, wall = tree_stats(sampler.pid)[1], time.time(), time.perf_counter()
-                # With --replicas, the warm-up goes to each replica directly: the proxy would warm one at random.
-                for url in (getattr(args, "replica_urls", None) or [base]) if name == "warmup" else [base]:
+                for url in (warm_bases or [base]) if name == "warmup" else [base]:
                     await scenario.session(clients, url, -1, rec, random.Random(seed),
                                            think_s=min(1.0, args.think_seconds))
                 out[name] = {"s": round(time.perf_counter() - wall, 1), "t": [t0, time.time()],
@@ -224,7 +224,6 @@ def main(argv=None) -> dict:
         proxy = contextlib.ExitStack()
         base = f"http://127.0.0.1:{proxy.enter_context(nginx_in_front([r.port for r in replicas]))}"
         pid = [r.proc.pid for r in replicas]
-        args.replica_urls = [r.url for r in replicas]
         events = [r.events for r in replicas if r.events is not None] or None
         server_info = {"url": base, "pid": pid, "started_here": True, "replicas": [r.url for r in replicas],
                        "env": env, "flags": args.server_flag, "instrumented": events is not None,
@@ -257,7 +256,7 @@ def main(argv=None) -> dict:
     drive_out: dict = {}
     interrupted = False
     try:
-        asyncio.run(drive(base, args, sampler, drive_out, scenario))
+        asyncio.run(drive(base, args, sampler, drive_out, scenario, [r.url for r in replicas] or None))
         sampler.phase = "after"
         time.sleep(args.after_seconds)
     except SystemExit:
